@@ -1,0 +1,52 @@
+"""Running totals of what the gateway paid, what requests would have cost as asked, and what was saved.
+
+In-process and lock-free (one event loop); `/v1/gateway/stats` reads it. Persistent ledgers and per-role breakdowns
+come with the accounting work; this keeps the totals every later mechanism reports into.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from gateway.accounting.outcome import Outcome
+
+
+@dataclass
+class Totals:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    baseline_cost_usd: float = 0.0
+
+    def add(self, outcome: Outcome) -> None:
+        self.requests += 1
+        self.prompt_tokens += outcome.usage.prompt_tokens
+        self.completion_tokens += outcome.usage.completion_tokens
+        self.cost_usd += outcome.cost_usd
+        self.baseline_cost_usd += outcome.baseline_cost_usd
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"requests": self.requests, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "cost_usd": round(self.cost_usd, 8),
+                "baseline_cost_usd": round(self.baseline_cost_usd, 8),
+                "saved_usd": round(max(0.0, self.baseline_cost_usd - self.cost_usd), 8)}
+
+
+@dataclass
+class Ledger:
+    total: Totals = field(default_factory=Totals)
+    by_model: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
+    by_route: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
+    failed_requests: int = 0
+
+    def record(self, outcome: Outcome) -> None:
+        self.total.add(outcome)
+        self.by_model[",".join(outcome.models)].add(outcome)
+        self.by_route[outcome.route].add(outcome)
+
+    def snapshot(self) -> dict[str, object]:
+        return {"total": self.total.as_dict(), "failed_requests": self.failed_requests,
+                "by_model": {name: totals.as_dict() for name, totals in self.by_model.items()},
+                "by_route": {name: totals.as_dict() for name, totals in self.by_route.items()}}

@@ -1,0 +1,76 @@
+"""The `gateway` command: `serve` the gateway, run the `sim`ulated upstream, or run the `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from gateway.config.yaml_source import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("GATEWAY_LOG_LEVEL", "INFO").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args) or 0
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the OpenAI-compatible gateway")
+    serve.add_argument("--config", help="YAML config (default: embedded defaults, see config.example.yaml)")
+    serve.add_argument("--host", help="listen address (default: server.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default: server.port, 8080)")
+    serve.add_argument("--upstream", help="send every provider's traffic to this OpenAI-compatible base URL "
+                                          "(e.g. the simulator: http://127.0.0.1:8090/v1)")
+    serve.set_defaults(run=_serve)
+
+    from gateway.sim import add_sim_arguments
+
+    sim = commands.add_parser("sim", help="run the simulated OpenAI-compatible upstream")
+    add_sim_arguments(sim)
+    sim.set_defaults(run=_sim)
+
+    demo = commands.add_parser("demo", help="start the simulator and the gateway, replay a workload, print costs")
+    demo.add_argument("--requests", type=int, default=40, help="how many requests to replay (default 40)")
+    demo.add_argument("--report", default="gateway-demo-report.json", help="where to write the JSON report")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gateway.config.settings import load_settings
+    from gateway.server.app import run_gateway
+
+    settings = load_settings(args.config, upstream_override=args.upstream)
+    run_gateway(settings, args.host or settings.server.host,
+                args.port if args.port is not None else settings.server.port)
+    return 0
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from gateway.sim import run_sim_from_args
+
+    run_sim_from_args(args)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from gateway.demo import run_demo
+
+    return run_demo(args.requests, args.report)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Builds the gateway's aiohttp application and runs it."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from gateway.config.settings import Settings
+from gateway.server import endpoints
+from gateway.server.chat import chat_completions
+from gateway.server.middleware import openai_errors
+from gateway.server.state import STATE, GatewayState
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[openai_errors], client_max_size=settings.server.max_body_bytes)
+    app[STATE] = GatewayState(settings)
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_get("/v1/models", endpoints.list_models)
+    app.router.add_post("/v1/embeddings", endpoints.embeddings)
+    app.router.add_get("/v1/gateway/stats", endpoints.stats)
+    app.router.add_get("/healthz", endpoints.healthz)
+    app.router.add_get("/readyz", endpoints.readyz)
+    app.on_startup.append(_start)
+    app.on_cleanup.append(_stop)
+    return app
+
+
+async def _start(app: web.Application) -> None:
+    state = app[STATE]
+    await state.upstream.start()
+    if state.settings.redis_url:
+        import redis.asyncio as redis
+
+        app[endpoints.REDIS] = redis.from_url(state.settings.redis_url, socket_connect_timeout=1.0)
+
+
+async def _stop(app: web.Application) -> None:
+    await app[STATE].upstream.close()
+    client = app.get(endpoints.REDIS)
+    if client is not None:
+        await client.aclose()
+
+
+def run_gateway(settings: Settings, host: str, port: int) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        log.info("uvloop not available; using the default asyncio event loop")
+    app = create_app(settings)
+    log.info("gateway listening on http://%s:%d/v1 (%d models, client auth %s)", host, port,
+             len(settings.catalog()), "on" if settings.client_keys else "off")
+    web.run_app(app, host=host, port=port, access_log=logging.getLogger("gateway.access")
+                if settings.server.access_log else None, print=None)

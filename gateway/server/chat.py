@@ -1,0 +1,95 @@
+"""`POST /v1/chat/completions`: one request's path through the gateway.
+
+ingress (auth, parse, validate) -> decide (plan) -> execute (upstream call) -> account -> respond. Later stages of
+DESIGN.md's pipeline (analysis, policy, cache, split and merge) slot in between these steps.
+"""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from gateway.accounting.cost import Usage, usage_from_openai
+from gateway.accounting.outcome import outcome_for
+from gateway.accounting.tokens import counter_for_model
+from gateway.decision.plan import Plan, plan_main_session
+from gateway.server.errors import APIError, upstream_error
+from gateway.server.ingress import authenticate, read_chat_request, upstream_api_key
+from gateway.server.state import REQUEST_ID, STATE, GatewayState
+from gateway.server.stream_relay import finish_stream, open_client_stream, relay_stream
+from gateway.server.validation import ChatRequest
+from gateway.upstream.client import transport_error
+
+
+async def chat_completions(http_request: web.Request) -> web.StreamResponse:
+    state = http_request.app[STATE]
+    client = authenticate(http_request, state.settings)
+    request, raw_body = await read_chat_request(http_request)
+    plan = plan_main_session(request, raw_body, state.settings)
+    api_key = upstream_api_key(plan.provider, client)
+    if request.stream:
+        return await _stream(http_request, state, request, plan, api_key)
+    return await _complete(state, request, plan, api_key)
+
+
+async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, api_key: str | None) -> web.Response:
+    """Non-streamed: the upstream's body is returned byte for byte; only its usage is read, for the cost."""
+    upstream = await state.upstream.post(plan.provider, "/chat/completions", plan.upstream_body, stream=False,
+                                         api_key=api_key)
+    try:
+        body = await upstream.read()
+    except Exception as exc:
+        raise transport_error(plan.provider, exc) from None
+    finally:
+        upstream.release()
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        answer = None
+    if not isinstance(answer, dict) or "choices" not in answer:
+        raise upstream_error(502, f"The upstream provider '{plan.provider.name}' sent a malformed answer.",
+                             "upstream_malformed_response")
+    usage = usage_from_openai(answer.get("usage")) or _estimate(request, plan, answer)
+    outcome = outcome_for(plan, usage)
+    state.ledger.record(outcome)
+    return web.Response(body=body, content_type="application/json", headers=outcome.headers())
+
+
+async def _stream(http_request: web.Request, state: GatewayState, request: ChatRequest, plan: Plan,
+                  api_key: str | None) -> web.StreamResponse:
+    """Streamed: headers go out before the answer exists, so they carry the prompt-cost estimate; the exact figures
+    follow in an SSE comment just before `[DONE]` and in the ledger."""
+    upstream = await state.upstream.post(plan.provider, "/chat/completions", plan.upstream_body, stream=True,
+                                         api_key=api_key)
+    prompt_estimate = outcome_for(plan, _prompt_estimate(request, plan))
+    headers = {**prompt_estimate.headers(), "x-gateway-cost-basis": "prompt-estimate",
+               "x-request-id": http_request[REQUEST_ID]}
+    client = await open_client_stream(http_request, headers)
+    result = await relay_stream(client, upstream, plan, request)
+    if result.completed:
+        outcome = outcome_for(plan, result.usage)
+        state.ledger.record(outcome)
+        await finish_stream(client, outcome.summary())
+    else:
+        state.ledger.failed_requests += 1
+    return client
+
+
+def _prompt_estimate(request: ChatRequest, plan: Plan) -> Usage:
+    counter = counter_for_model(plan.model.upstream_model)
+    return Usage(counter.count_messages(request.messages), 0, 0, estimated=True)
+
+
+def _estimate(request: ChatRequest, plan: Plan, answer: dict) -> Usage:
+    """Usage when the upstream reports none (some OpenAI-compatible servers don't): count it ourselves."""
+    counter = counter_for_model(plan.model.upstream_model)
+    completion = 0
+    for choice in answer.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict):
+            completion += counter.count_message_body({"content": message.get("content"),
+                                                      "tool_calls": message.get("tool_calls")})
+    return Usage(counter.count_messages(request.messages), completion, 0, estimated=True)
+
+
+__all__ = ["chat_completions", "APIError"]

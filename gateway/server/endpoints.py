@@ -1,0 +1,103 @@
+"""The endpoints around chat completions: model list, embeddings pass-through, health, readiness and stats."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from aiohttp import web
+
+from gateway.accounting.cost import Usage, cost_usd, format_usd
+from gateway.accounting.tokens import counter_for_encoding
+from gateway.decision.plan import model_not_found
+from gateway.server.errors import invalid
+from gateway.server.ingress import authenticate, read_json_body, upstream_api_key
+from gateway.server.state import STATE
+from gateway.upstream.client import transport_error
+
+_CATALOG_CREATED = 1700000000  # the catalog has no creation dates; a fixed value keeps the list stable
+
+
+async def list_models(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    authenticate(request, state.settings)
+    data = [{"id": spec.name, "object": "model", "created": _CATALOG_CREATED, "owned_by": spec.provider}
+            for spec in state.settings.catalog()]
+    return web.json_response({"object": "list", "data": data})
+
+
+async def embeddings(request: web.Request) -> web.Response:
+    """Pass-through to the model's provider, priced from the reported usage."""
+    state = request.app[STATE]
+    client = authenticate(request, state.settings)
+    body, raw = await read_json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        raise invalid("You must provide a model parameter.", "model", "missing_required_parameter")
+    if not isinstance(body.get("input"), (str, list)) or not body["input"]:
+        raise invalid("'input' must be a non-empty string or array.", "input", "missing_required_parameter")
+    spec = state.settings.find_model(body["model"])
+    if spec is None:
+        raise model_not_found(body["model"])
+    provider = state.settings.providers[spec.provider]
+    if spec.upstream_model != body["model"]:
+        raw = orjson.dumps({**body, "model": spec.upstream_model})
+    upstream = await state.upstream.post(provider, "/embeddings", raw, stream=False,
+                                         api_key=upstream_api_key(provider, client))
+    try:
+        payload = await upstream.read()
+    except Exception as exc:
+        raise transport_error(provider, exc) from None
+    finally:
+        upstream.release()
+    cost = format_usd(cost_usd(spec, Usage(prompt_tokens=_embedding_tokens(payload))))
+    return web.Response(body=payload, content_type="application/json", headers={
+        "x-gateway-route": "main", "x-gateway-model": spec.name, "x-gateway-cache": "miss",
+        "x-gateway-cost-usd": cost, "x-gateway-baseline-cost-usd": cost, "x-gateway-saved-usd": "0"})
+
+
+def _embedding_tokens(payload: bytes) -> int:
+    try:
+        usage = orjson.loads(payload).get("usage") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        return 0
+    tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    return tokens if isinstance(tokens, int) else 0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when config is loaded; reports (never the secrets) which keys, tokenizer and Redis are in use."""
+    state = request.app[STATE]
+    settings = state.settings
+    providers = {name: {"base_url": p.base_url, "key": "passthrough" if p.key_passthrough else
+                        ("configured" if p.api_key() else "missing")} for name, p in settings.providers.items()}
+    tokenizers = {name: {"source": c.source, "approximate": c.approximate}
+                  for name, c in ((n, counter_for_encoding(n)) for n in ("o200k_base", "cl100k_base"))}
+    redis_state = await _redis_state(request.app)
+    status = "ok" if redis_state in ("ok", "not configured") else "degraded"
+    return web.json_response({"status": status, "config": settings.source_file, "models": len(settings.catalog()),
+                              "providers": providers, "tokenizers": tokenizers, "redis": redis_state,
+                              "client_auth": "keys" if settings.client_keys else "open"})
+
+
+async def _redis_state(app: web.Application) -> str:
+    client = app.get(REDIS)
+    if client is None:
+        return "not configured"
+    try:
+        await asyncio.wait_for(client.ping(), timeout=1.0)
+        return "ok"
+    except Exception:
+        return "unreachable"
+
+
+async def stats(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    authenticate(request, state.settings)
+    return web.json_response(state.ledger.snapshot())
+
+
+REDIS = web.AppKey("redis", object)

@@ -1,0 +1,169 @@
+"""Relays an upstream SSE stream to the client event by event, reading the usage on the way.
+
+Events are forwarded as soon as they are complete (one write per network read, never the whole stream buffered).
+Each event is parsed, because a gateway that forwards a truncated or malformed chunk hands the client a parse error
+instead of a clear one; the parse is also where the usage chunk is found. A stream that fails after it started
+(cut, malformed, idle timeout) ends with a `data: {"error": ...}` event and no `[DONE]`, so clients can tell an
+incomplete answer from a complete one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from gateway.accounting.cost import Usage, usage_from_openai
+from gateway.accounting.tokens import counter_for_model
+from gateway.decision.plan import Plan
+from gateway.server.errors import APIError, upstream_error
+from gateway.server.sse import DONE, EventSplitter, comment_event, error_event, event_data
+from gateway.server.validation import ChatRequest
+from gateway.upstream.client import transport_error
+
+log = logging.getLogger(__name__)
+
+_USAGE_NULLS = (b',"usage":null', b', "usage": null')
+COST_COMMENT = "x-gateway-cost"
+
+
+@dataclass
+class StreamResult:
+    """What the relay learned: the usage (reported or estimated) and whether the stream completed."""
+
+    usage: Usage
+    completed: bool
+    error: APIError | None = None
+
+
+@dataclass
+class _RelayState:
+    usage: Usage | None = None
+    done: bool = False
+    text: list[str] = field(default_factory=list)
+
+
+class _StreamFailure(Exception):
+    def __init__(self, error: APIError):
+        self.error = error
+
+
+async def open_client_stream(http_request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+    response = web.StreamResponse(status=200, headers={
+        **headers, "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no"})
+    await response.prepare(http_request)
+    return response
+
+
+async def relay_stream(client: web.StreamResponse, upstream: aiohttp.ClientResponse, plan: Plan,
+                       request: ChatRequest) -> StreamResult:
+    """Forward until `[DONE]`; returns before writing `[DONE]` so the caller can append the cost comment."""
+    state = _RelayState()
+    error: APIError | None = None
+    try:
+        await _pump(client, upstream, plan, state)
+        if not state.done:
+            error = upstream_error(502, f"The upstream provider '{plan.provider.name}' ended the stream before it "
+                                   "was complete.", "upstream_incomplete")
+    except _StreamFailure as failure:
+        error = failure.error
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, TimeoutError,
+            aiohttp.ServerTimeoutError) as exc:
+        error = transport_error(plan.provider, exc)
+    finally:
+        upstream.release()
+    if error is not None:
+        await _write_quietly(client, error_event(error.body()))
+    return StreamResult(state.usage or _estimate_usage(request, plan, state.text), error is None, error)
+
+
+async def finish_stream(client: web.StreamResponse, summary: dict[str, Any]) -> None:
+    await _write_quietly(client, comment_event(COST_COMMENT, summary) + DONE)
+
+
+async def _pump(client: web.StreamResponse, upstream: aiohttp.ClientResponse, plan: Plan,
+                state: _RelayState) -> None:
+    splitter = EventSplitter()
+    async for data in upstream.content.iter_any():
+        out = [_relay_event(event, plan, state) for event in splitter.feed(data)]
+        chunk = b"".join(out)
+        if chunk:
+            try:
+                await client.write(chunk)
+            except ConnectionError:
+                log.info("client went away mid-stream; closing the upstream stream")
+                raise _StreamFailure(APIError(499, "client closed the connection", code="client_closed"))
+        if state.done:
+            return
+
+
+def _relay_event(event: bytes, plan: Plan, state: _RelayState) -> bytes:
+    """The bytes to forward for one upstream event (possibly none)."""
+    if state.done:
+        return b""
+    payload = event_data(event)
+    if payload is None:
+        return event + b"\n\n"
+    if payload == b"[DONE]":
+        state.done = True
+        return b""
+    chunk = _parse_chunk(payload, plan)
+    if chunk.get("error"):
+        raise _StreamFailure(_upstream_stream_error(chunk["error"], plan))
+    if chunk.get("usage"):
+        state.usage = usage_from_openai(chunk["usage"])
+        if plan.strip_usage_chunk and not chunk.get("choices"):
+            return b""
+    _collect_text(chunk, state.text)
+    if plan.strip_usage_chunk:
+        for pattern in _USAGE_NULLS:
+            payload = payload.replace(pattern, b"")
+    return b"data: " + payload + b"\n\n"
+
+
+def _parse_chunk(payload: bytes, plan: Plan) -> dict[str, Any]:
+    try:
+        chunk = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        chunk = None
+    if not isinstance(chunk, dict):
+        raise _StreamFailure(upstream_error(502, f"The upstream provider '{plan.provider.name}' sent a malformed "
+                                            "stream chunk.", "upstream_malformed_chunk"))
+    return chunk
+
+
+def _upstream_stream_error(error: Any, plan: Plan) -> APIError:
+    message = error.get("message") if isinstance(error, dict) else str(error)
+    return upstream_error(502, f"The upstream provider '{plan.provider.name}' failed mid-stream: {message}",
+                          "upstream_stream_error")
+
+
+def _collect_text(chunk: dict[str, Any], text: list[str]) -> None:
+    """Keep the streamed text, only to estimate usage if the upstream never reports it."""
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if isinstance(delta, dict):
+            content = delta.get("content")
+            if isinstance(content, str):
+                text.append(content)
+            for call in delta.get("tool_calls") or ():
+                arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+                if isinstance(arguments, str):
+                    text.append(arguments)
+
+
+def _estimate_usage(request: ChatRequest, plan: Plan, text: list[str]) -> Usage:
+    counter = counter_for_model(plan.model.upstream_model)
+    return Usage(counter.count_messages(request.messages), counter.count("".join(text)), 0, estimated=True)
+
+
+async def _write_quietly(client: web.StreamResponse, data: bytes) -> None:
+    try:
+        await client.write(data)
+    except ConnectionError:
+        pass

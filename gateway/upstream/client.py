@@ -1,0 +1,129 @@
+"""Calls to OpenAI-compatible upstreams over one pooled aiohttp session.
+
+One session for the whole process keeps TCP and TLS connections warm (a new TLS handshake per request would cost
+more than everything else the gateway does). Transport failures become APIError with the status an OpenAI client
+expects: 504 for a timeout, 502 for an unreachable or misbehaving upstream, and the upstream's own status for client
+errors and rate limits, so the SDKs' retry logic does the right thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+import orjson
+
+from gateway.config.settings import ProviderSettings
+from gateway.server.errors import APIError, mask_secrets, upstream_error
+
+log = logging.getLogger(__name__)
+
+# Headers of an upstream error response worth passing on: they tell the client when to retry.
+_RETRY_HEADERS = ("retry-after", "retry-after-ms", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+                  "x-ratelimit-reset-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
+                  "x-ratelimit-reset-tokens")
+
+
+class UpstreamClient:
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[str, bool], aiohttp.ClientTimeout] = {}
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60)
+        self._session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def post(self, provider: ProviderSettings, path: str, body: bytes, *, stream: bool,
+                   api_key: str | None) -> aiohttp.ClientResponse:
+        """Send a request; a returned response has status < 400 (errors are raised as APIError)."""
+        assert self._session is not None, "UpstreamClient.start() was not awaited"
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        try:
+            response = await self._session.post(provider.base_url + path, data=body, headers=headers,
+                                                timeout=self._timeout(provider, stream))
+        except Exception as exc:
+            raise transport_error(provider, exc) from None
+        if response.status >= 400:
+            try:
+                payload = await response.read()
+            except Exception as exc:
+                raise transport_error(provider, exc) from None
+            finally:
+                response.release()
+            raise status_error(provider, response.status, payload, response.headers)
+        return response
+
+    def _timeout(self, provider: ProviderSettings, stream: bool) -> aiohttp.ClientTimeout:
+        """Non-streamed calls get a total deadline; streams get a limit on silence between chunks instead."""
+        key = (provider.name, stream)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            if stream:
+                timeout = aiohttp.ClientTimeout(total=None, connect=provider.connect_timeout_s,
+                                                sock_read=provider.stream_idle_timeout_s)
+            else:
+                timeout = aiohttp.ClientTimeout(total=provider.timeout_s, connect=provider.connect_timeout_s)
+            self._timeouts[key] = timeout
+        return timeout
+
+
+def transport_error(provider: ProviderSettings, exc: BaseException) -> APIError:
+    """A failure to get a (whole) answer from the upstream, as the client should see it."""
+    name = provider.name
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return upstream_error(504, f"The upstream provider '{name}' did not answer in time.", "upstream_timeout")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return upstream_error(502, f"The upstream provider '{name}' could not be reached.", "upstream_unreachable")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return upstream_error(502, f"The upstream provider '{name}' ended its answer before it was complete.",
+                              "upstream_incomplete")
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionError)):
+        return upstream_error(502, f"The upstream provider '{name}' closed the connection.",
+                              "upstream_connection_reset")
+    log.warning("upstream %s failed: %s", name, mask_secrets(repr(exc)))
+    return upstream_error(502, f"The upstream provider '{name}' failed.", "upstream_error")
+
+
+def status_error(provider: ProviderSettings, status: int, payload: bytes, headers: Any) -> APIError:
+    """An upstream error response, relayed as the client should see it.
+
+    Client mistakes (400, 404, 422) and rate limits (429) keep their status and the upstream's message. A 401/403
+    means the *gateway's* credentials were refused, which the client cannot fix: that is a 502, unless the client's
+    own key was passed through. Upstream server errors become 502 (503 stays 503: "try again later").
+    """
+    error = _error_object(payload)
+    message = str(error.get("message") or f"HTTP {status}")
+    retry_headers = {name: headers[name] for name in _RETRY_HEADERS if name in headers}
+    if status in (401, 403) and not provider.key_passthrough:
+        log.error("upstream %s rejected the gateway's credentials (HTTP %d)", provider.name, status)
+        return upstream_error(502, f"The upstream provider '{provider.name}' rejected the gateway's credentials.",
+                              "upstream_auth_failed")
+    if status < 500:
+        return APIError(status, message, type=str(error.get("type") or "invalid_request_error"),
+                        param=error.get("param") if isinstance(error.get("param"), str) else None,
+                        code=str(error["code"]) if error.get("code") is not None else None, headers=retry_headers)
+    gateway_status = 503 if status == 503 else 502
+    return upstream_error(gateway_status, f"The upstream provider '{provider.name}' failed with HTTP {status}: "
+                          f"{message}", "upstream_unavailable" if status == 503 else "upstream_server_error",
+                          retry_headers)
+
+
+def _error_object(payload: bytes) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return {"message": payload[:200].decode("utf-8", "replace").strip() or None}
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict):
+        return error
+    if isinstance(error, str):
+        return {"message": error}
+    return {}

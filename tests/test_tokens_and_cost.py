@@ -1,0 +1,62 @@
+"""Token counting (offline, with fallbacks that say they are approximate) and pricing, cached input included."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gateway.accounting.cost import Usage, cost_usd, format_usd, usage_from_openai
+from gateway.accounting.tokens import counter_for_encoding, encoding_name_for_model
+from gateway.config.settings import load_settings
+
+
+@pytest.mark.parametrize("model, encoding", [("gpt-4o-mini", "o200k_base"), ("openai/gpt-4.1", "o200k_base"),
+                                             ("o3-mini", "o200k_base"), ("gpt-4-1106-preview", "cl100k_base"),
+                                             ("gpt-3.5-turbo", "cl100k_base"), ("mixtral-8x7b", "cl100k_base")])
+def test_encoding_by_model(model, encoding):
+    assert encoding_name_for_model(model) == encoding
+
+
+def test_chat_framing_matches_openai_cookbook():
+    # The chat API bills 3 tokens of markup per message and primes the reply with 3 more.
+    counter = counter_for_encoding("o200k_base")
+    messages = [{"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": "Hello!"}]
+    body = sum(counter.count(m["role"]) + counter.count(m["content"]) for m in messages)
+    assert counter.count_messages(messages) == body + 3 * len(messages) + 3
+
+
+def _count_in_fresh_process(env: dict[str, str]) -> str:
+    code = ("from gateway.accounting.tokens import counter_for_encoding as c; k = c('o200k_base'); "
+            "print(k.source, k.approximate, k.count('Hello world, this is a test.'))")
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60).stdout.strip()
+
+
+def test_offline_fallback_when_tiktoken_cache_is_missing(tmp_path):
+    exact = _count_in_fresh_process({**os.environ})
+    fallback = _count_in_fresh_process({**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path)})
+    assert fallback.split()[:2] == ["bpe-openai", "True"]
+    if exact.startswith("tiktoken"):
+        assert exact.split()[2] == fallback.split()[2]
+
+
+def test_cost_uses_cached_input_price():
+    spec = load_settings(None, environ={}).find_model("gpt-4o")
+    usage = Usage(prompt_tokens=2000, completion_tokens=500, cached_tokens=1024)
+    expected = (976 * 2.50 + 1024 * 1.25 + 500 * 10.00) / 1_000_000
+    assert cost_usd(spec, usage) == pytest.approx(expected, abs=1e-12)
+    assert format_usd(cost_usd(spec, usage)) == "0.00872"
+    assert format_usd(0.0) == "0" and format_usd(1e-10) == "0.0000000001"
+
+
+def test_usage_from_openai_reads_cached_tokens_and_rejects_nonsense():
+    usage = usage_from_openai({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15,
+                               "prompt_tokens_details": {"cached_tokens": 4}})
+    assert usage == Usage(10, 5, 4)
+    assert usage_from_openai({"prompt_tokens": "10"}) is None
+    assert usage_from_openai({"prompt_tokens": 3, "completion_tokens": 1,
+                              "prompt_tokens_details": {"cached_tokens": 9}}).cached_tokens == 0

@@ -39,9 +39,8 @@ class ProviderSettings:
     timeout_s: float = 600.0
     connect_timeout_s: float = 10.0
     stream_idle_timeout_s: float = 300.0
-
-    def api_key(self) -> str | None:
-        return os.environ.get(self.api_key_env) or None if self.api_key_env else None
+    # Resolved from `api_key_env` when the settings load; repr=False keeps it out of every debug print and log.
+    api_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -114,8 +113,8 @@ def _build(builtin: YamlSource, user: YamlSource, env: dict[str, str]) -> Settin
     providers: dict[str, ProviderSettings] = {}
     models: dict[str, ModelSpec] = {}
     if use_builtin:
-        _read_catalog(Reader(builtin), builtin.data, providers, models)
-    _read_catalog(reader, top, providers, models)
+        _read_catalog(Reader(builtin), builtin.data, providers, models, env)
+    _read_catalog(reader, top, providers, models, env)
     _check_model_providers(reader, top, providers, models)
     settings = Settings(
         server=_read_server(reader, reader.mapping(top.get("server"), ("server",))),
@@ -143,9 +142,9 @@ def _read_server(reader: Reader, data: dict[str, Any]) -> ServerSettings:
 
 
 def _read_catalog(reader: Reader, top: dict[str, Any], providers: dict[str, ProviderSettings],
-                  models: dict[str, ModelSpec]) -> None:
+                  models: dict[str, ModelSpec], env: dict[str, str]) -> None:
     for name, data in reader.mapping(top.get("providers"), ("providers",)).items():
-        provider = _read_provider(reader, str(name), reader.mapping(data, ("providers", name)))
+        provider = _read_provider(reader, str(name), reader.mapping(data, ("providers", name)), env)
         if provider:
             providers[provider.name] = provider
     for name, data in reader.mapping(top.get("models"), ("models",)).items():
@@ -158,7 +157,7 @@ _PROVIDER_KEYS = ("base_url", "api_key_env", "key_passthrough", "timeout_s", "co
                   "stream_idle_timeout_s")
 
 
-def _read_provider(reader: Reader, name: str, data: dict[str, Any]) -> ProviderSettings | None:
+def _read_provider(reader: Reader, name: str, data: dict[str, Any], env: dict[str, str]) -> ProviderSettings | None:
     path: Path = ("providers", name)
     reader.known_keys(data, path, _PROVIDER_KEYS)
     base_url = reader.value(data, path, "base_url", str, required=True)
@@ -168,10 +167,12 @@ def _read_provider(reader: Reader, name: str, data: dict[str, Any]) -> ProviderS
     if not base_url:
         return None
     defaults = ProviderSettings(name, base_url)
+    api_key_env = reader.value(data, path, "api_key_env", str)
     return ProviderSettings(
         name=name,
         base_url=base_url.rstrip("/"),
-        api_key_env=reader.value(data, path, "api_key_env", str),
+        api_key_env=api_key_env,
+        api_key=env.get(api_key_env) or None if api_key_env else None,
         key_passthrough=reader.value(data, path, "key_passthrough", bool, False),
         timeout_s=reader.value(data, path, "timeout_s", float, defaults.timeout_s, minimum=0.001),
         connect_timeout_s=reader.value(data, path, "connect_timeout_s", float, defaults.connect_timeout_s,

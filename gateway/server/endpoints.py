@@ -73,7 +73,7 @@ async def readyz(request: web.Request) -> web.Response:
     state = request.app[STATE]
     settings = state.settings
     providers = {name: {"base_url": p.base_url, "key": "passthrough" if p.key_passthrough else
-                        ("configured" if p.api_key() else "missing")} for name, p in settings.providers.items()}
+                        ("configured" if p.api_key else "missing")} for name, p in settings.providers.items()}
     tokenizers = {name: {"source": c.source, "approximate": c.approximate}
                   for name, c in ((n, counter_for_encoding(n)) for n in ("o200k_base", "cl100k_base"))}
     redis_state = await _redis_state(request.app)

@@ -52,7 +52,7 @@ def upstream_api_key(provider: ProviderSettings, client: ClientIdentity) -> str 
             raise APIError(401, f"Provider '{provider.name}' uses your own API key: send it as the bearer token"
                            " (and the gateway key, if any, in 'x-gateway-api-key').", code="missing_api_key")
         return client.forwardable_key
-    return provider.api_key()
+    return provider.api_key
 
 
 async def read_json_body(request: web.Request) -> tuple[object, bytes]:

@@ -84,3 +84,31 @@ async def test_stream_is_forwarded_as_it_arrives_not_buffered(sim_url, gateway_u
     assert len(arrivals) > 5
     # A large model's profile streams a few dozen tokens per second: 40 tokens arrive spread over about a second.
     assert arrivals[-1] - arrivals[0] > 0.4
+
+
+async def test_usage_is_counted_when_the_upstream_reports_none(aiohttp_server, gateway_url):
+    """Some OpenAI-compatible servers ignore stream_options and never send usage: the gateway counts it."""
+    from aiohttp import web
+
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+             "choices": [{"index": 0, "delta": {"content": "Hello there, friend."}, "finish_reason": None}]}
+
+    async def no_usage(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\ndata: [DONE]\n\n")
+        return response
+
+    upstream = web.Application()
+    upstream.router.add_post("/v1/chat/completions", no_usage)
+    server = await aiohttp_server(upstream)
+    gateway = await gateway_url(str(server.make_url("/v1")))
+    response, raw = await raw_stream(gateway, {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True})
+    comment = next(event for event in raw.split(b"\n\n") if event.startswith(b": " + COST_COMMENT.encode()))
+    summary = json.loads(comment.split(b" ", 2)[2])
+    from gateway.accounting.tokens import counter_for_model
+    counter = counter_for_model("gpt-4o-mini")
+    assert summary["usage_estimated"] is True
+    assert summary["completion_tokens"] == counter.count("Hello there, friend.")
+    assert summary["prompt_tokens"] == counter.count_messages(MESSAGES)
+    assert data_events(raw)[-1] == b"data: [DONE]"

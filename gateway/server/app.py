@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
+
+from gateway.accounting.tokens import counter_for_encoding
 
 from gateway.config.settings import Settings
 from gateway.server import endpoints
@@ -32,6 +35,10 @@ def create_app(settings: Settings) -> web.Application:
 async def _start(app: web.Application) -> None:
     state = app[STATE]
     await state.upstream.start()
+    # Loading a vocabulary takes most of a second: do it now, off the event loop, not on the first request.
+    loop = asyncio.get_running_loop()
+    for encoding in ("o200k_base", "cl100k_base"):
+        loop.run_in_executor(None, counter_for_encoding, encoding)
     if state.settings.redis_url:
         import redis.asyncio as redis
 

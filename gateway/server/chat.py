@@ -69,7 +69,7 @@ async def _stream(http_request: web.Request, state: GatewayState, request: ChatR
     if result.completed:
         outcome = outcome_for(plan, result.usage)
         state.ledger.record(outcome)
-        await finish_stream(client, outcome.summary())
+        await finish_stream(client, result, outcome.summary())
     else:
         state.ledger.failed_requests += 1
     return client

@@ -33,7 +33,9 @@ class UpstreamClient:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60)
-        self._session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
+        # No cookie jar: cookies an upstream sets must not be shared between the gateway's many clients.
+        self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                              skip_auto_headers=("User-Agent",))
 
     async def close(self) -> None:
         if self._session is not None:

@@ -1,0 +1,47 @@
+"""What the analyzer tells the rest of the gateway about a request (policy matching, decisions, splitting)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TASK_TYPES = ("summarization", "extraction", "classification", "translation", "rewriting", "code_generation",
+              "math", "reasoning", "creative_writing", "open_question", "follow_up")
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    """Prompt tokens by part, as billed (per-message framing included in the part it belongs to)."""
+
+    system: int = 0
+    history: int = 0
+    last_user: int = 0
+    tools: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.system + self.history + self.last_user + self.tools
+
+
+@dataclass(frozen=True)
+class Subtask:
+    """One context-independent piece of the last user turn, answerable on its own by a worker."""
+
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Analysis:
+    tokens: TokenCounts
+    task_type: str
+    complexity: int                 # 1 (trivial) .. 5 (hard, multi-step)
+    context_dependency: float       # 0 (the last turn stands alone) .. 1 (meaningless without the earlier turns)
+    subtasks: tuple[Subtask, ...]   # independent subtasks found in the last turn; empty when there are none
+    confidence: float               # 0..1: how sure the analyzer is of task type and dependency together
+    last_user_text: str
+    user_turns: int
+    signals: tuple[str, ...] = field(default=())  # short human-readable reasons, shown by `policy explain`
+
+    @property
+    def has_subtasks(self) -> bool:
+        return len(self.subtasks) > 1

@@ -60,3 +60,14 @@ def test_usage_from_openai_reads_cached_tokens_and_rejects_nonsense():
     assert usage_from_openai({"prompt_tokens": "10"}) is None
     assert usage_from_openai({"prompt_tokens": 3, "completion_tokens": 1,
                               "prompt_tokens_details": {"cached_tokens": 9}}).cached_tokens == 0
+
+
+def test_long_texts_are_remembered_by_hash_without_confusing_equal_lengths():
+    counter = counter_for_encoding("o200k_base")
+    spaced, packed = "a b " * 300, "abab" * 300               # same length, very different token counts
+    assert len(spaced) == len(packed)
+    exact = (counter._encode_len(spaced), counter._encode_len(packed))
+    assert exact[0] != exact[1]
+    for _ in range(2):                                        # the second pass is answered from the cache
+        assert (counter.count(spaced), counter.count(packed)) == exact
+    assert counter.count("".join(["a b "] * 300)) == exact[0]  # an equal string built anew hits the cache

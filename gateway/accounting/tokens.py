@@ -12,7 +12,8 @@ import hashlib
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
@@ -38,6 +39,32 @@ def encoding_name_for_model(model: str) -> str:
     return "o200k_base" if base.startswith(_O200K_PREFIXES) else "cl100k_base"
 
 
+# Texts at least this long are remembered by hash: conversations and agent pipelines resend the same system prompt
+# and history on every call, and tokenizing 8k tokens costs ~2 ms, more than the whole decision budget.
+_CACHE_MIN_CHARS = 256
+_CACHE_ENTRIES = 16384
+
+
+class _CountCache:
+    """A bounded LRU of token counts keyed by (hash, length): never keeps the texts themselves alive."""
+
+    def __init__(self, capacity: int = _CACHE_ENTRIES):
+        self._counts: OrderedDict[tuple[int, int], int] = OrderedDict()
+        self._capacity = capacity
+
+    def get(self, text: str) -> int | None:
+        key = (hash(text), len(text))
+        count = self._counts.get(key)
+        if count is not None:
+            self._counts.move_to_end(key)
+        return count
+
+    def put(self, text: str, count: int) -> None:
+        self._counts[(hash(text), len(text))] = count
+        if len(self._counts) > self._capacity:
+            self._counts.popitem(last=False)
+
+
 @dataclass(frozen=True)
 class TokenCounter:
     """Counts tokens with one encoding; `source` and `approximate` tell how much to trust the numbers."""
@@ -46,9 +73,16 @@ class TokenCounter:
     source: str
     approximate: bool
     _encode_len: Callable[[str], int]
+    _cache: _CountCache = field(default_factory=_CountCache, repr=False, compare=False)
 
     def count(self, text: str) -> int:
-        return self._encode_len(text) if text else 0
+        if len(text) < _CACHE_MIN_CHARS:
+            return self._encode_len(text) if text else 0
+        count = self._cache.get(text)
+        if count is None:
+            count = self._encode_len(text)
+            self._cache.put(text, count)
+        return count
 
     def count_messages(self, messages: Iterable[dict[str, Any]]) -> int:
         """Prompt tokens of a chat request's messages, framed the way the chat API bills them."""

@@ -52,11 +52,17 @@ def sim_url(aiohttp_server) -> Callable:
 
 @pytest.fixture
 def gateway_url(aiohttp_server, tmp_path) -> Callable:
-    """Start an in-process gateway from YAML text (or the embedded defaults); returns its /v1 base URL."""
+    """Start an in-process gateway from YAML text (or the embedded defaults); returns its /v1 base URL.
+
+    Proxy tests run under the `as-asked` policy, so what they check is the proxy itself; tests of routing name
+    another policy (or write their own `policies:` section)."""
     from gateway.config.settings import load_settings
     from gateway.server.app import create_app
 
-    async def start(upstream: str, config: str | None = None, environ: dict[str, str] | None = None) -> str:
+    async def start(upstream: str, config: str | None = None, environ: dict[str, str] | None = None,
+                    policy: str | None = "as-asked") -> str:
+        if policy and "policies:" not in (config or ""):
+            config = (config or "") + f"\npolicies:\n  default: {policy}\n"
         path = write_config(tmp_path, config) if config is not None else None
         env = {**os.environ, **(environ or {})}
         settings = load_settings(path, upstream_override=upstream, environ=env)

@@ -47,7 +47,9 @@ async def stack(sim_url, gateway_url):
 
 
 def sync_clients(cli_stack):
-    return (openai.OpenAI(base_url=cli_stack["gateway"].url + "/v1", api_key="client-key", max_retries=0),
+    """Through the gateway under the `as-asked` policy (picked per request), and straight to the simulator."""
+    return (openai.OpenAI(base_url=cli_stack["gateway"].url + "/v1", api_key="client-key", max_retries=0,
+                          default_headers={"x-gateway-policy": "as-asked"}),
             openai.OpenAI(base_url=cli_stack["sim"].url + "/v1", api_key="client-key", max_retries=0))
 
 

@@ -54,8 +54,10 @@ async def test_usage_chunk_is_not_added_when_the_client_did_not_ask(gateway):
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 
-async def test_final_cost_comment_is_exact_and_headers_hold_the_prompt_estimate(gateway):
+async def test_final_cost_comment_is_exact_and_headers_hold_the_decision_estimate(gateway):
     body = {"model": "gpt-4o", "messages": MESSAGES, "stream": True, "stream_options": {"include_usage": True}}
+    async with httpx.AsyncClient() as http:  # before the stream: each answer updates the expected-length model
+        evaluated = (await http.post(gateway + "/gateway/evaluate", json=body)).json()
     response, raw = await raw_stream(gateway, body)
     comment = next(event for event in raw.split(b"\n\n") if event.startswith(b": " + COST_COMMENT.encode()))
     summary = json.loads(comment.split(b" ", 2)[2])
@@ -65,9 +67,13 @@ async def test_final_cost_comment_is_exact_and_headers_hold_the_prompt_estimate(
     assert Decimal(str(summary["cost_usd"])) == exact
     assert (summary["prompt_tokens"], summary["completion_tokens"]) == (usage["prompt_tokens"],
                                                                        usage["completion_tokens"])
-    assert response.headers["x-gateway-cost-basis"] == "prompt-estimate"
-    estimate = Decimal(response.headers["x-gateway-cost-usd"])
-    assert estimate == Decimal(usage["prompt_tokens"]) * Decimal(str(spec.input_per_million)) / 10 ** 6
+    assert response.headers["x-gateway-cost-basis"] == "estimate"
+    assert Decimal(response.headers["x-gateway-cost-usd"]) == Decimal(str(evaluated["estimated_cost_usd"]))
+    prompt = evaluated["options"][0]["prompt_tokens"]
+    assert prompt == usage["prompt_tokens"]                           # the analyzer counts as the upstream bills
+    assert Decimal(str(evaluated["estimated_cost_usd"])) == pytest.approx(
+        Decimal(prompt) * Decimal(str(spec.input_per_million)) / 10 ** 6
+        + Decimal(evaluated["options"][0]["output_tokens"]) * Decimal(str(spec.output_per_million)) / 10 ** 6)
     assert response.headers["x-request-id"] and response.headers["x-gateway-route"] == "main"
 
 

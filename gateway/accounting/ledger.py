@@ -19,6 +19,7 @@ class Totals:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     baseline_cost_usd: float = 0.0
+    saved_by: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def add(self, outcome: Outcome) -> None:
         self.requests += 1
@@ -26,12 +27,15 @@ class Totals:
         self.completion_tokens += outcome.usage.completion_tokens
         self.cost_usd += outcome.cost_usd
         self.baseline_cost_usd += outcome.baseline_cost_usd
+        for mechanism, amount in outcome.saved_by.items():
+            self.saved_by[mechanism] += amount
 
     def as_dict(self) -> dict[str, float | int]:
         return {"requests": self.requests, "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens, "cost_usd": round(self.cost_usd, 8),
                 "baseline_cost_usd": round(self.baseline_cost_usd, 8),
-                "saved_usd": round(max(0.0, self.baseline_cost_usd - self.cost_usd), 8)}
+                "saved_usd": round(max(0.0, self.baseline_cost_usd - self.cost_usd), 8),
+                "saved_by": {name: round(amount, 8) for name, amount in self.saved_by.items()}}
 
 
 @dataclass
@@ -39,14 +43,17 @@ class Ledger:
     total: Totals = field(default_factory=Totals)
     by_model: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
     by_route: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
+    by_role: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
     failed_requests: int = 0
 
-    def record(self, outcome: Outcome) -> None:
+    def record(self, outcome: Outcome, agent_role: str | None = None) -> None:
         self.total.add(outcome)
         self.by_model[",".join(outcome.models)].add(outcome)
         self.by_route[outcome.route].add(outcome)
+        self.by_role[agent_role or "none"].add(outcome)
 
     def snapshot(self) -> dict[str, object]:
         return {"total": self.total.as_dict(), "failed_requests": self.failed_requests,
                 "by_model": {name: totals.as_dict() for name, totals in self.by_model.items()},
-                "by_route": {name: totals.as_dict() for name, totals in self.by_route.items()}}
+                "by_route": {name: totals.as_dict() for name, totals in self.by_route.items()},
+                "by_agent_role": {name: totals.as_dict() for name, totals in self.by_role.items()}}

@@ -56,6 +56,11 @@ class ModelSpec:
     context_window: int
     tier: str
     aliases: tuple[str, ...] = ()
+    kind: str = "chat"  # chat | embedding: only chat models are routing candidates
+
+    @property
+    def is_chat(self) -> bool:
+        return self.kind == "chat"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,19 @@ class ClientKey:
     key_sha256: str
 
 
+BUILTIN_POLICIES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "policies")
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """Which policy files are loaded (hot-reloaded), which applies by default, and whether clients may choose."""
+
+    paths: tuple[str, ...] = (BUILTIN_POLICIES,)
+    default: str = "default"
+    client_selectable: bool = True
+    reload_interval_s: float = 1.0
+
+
 @dataclass(frozen=True)
 class Settings:
     server: ServerSettings
@@ -75,6 +93,8 @@ class Settings:
     client_keys: dict[str, ClientKey] = field(default_factory=dict)
     redis_url: str | None = None
     source_file: str | None = None
+    policies: PolicySettings = field(default_factory=PolicySettings)
+    upstream_override: str | None = None
 
     def find_model(self, name: str) -> ModelSpec | None:
         """The catalog entry for a requested model name or alias."""
@@ -102,7 +122,7 @@ def load_settings(path: str | None, upstream_override: str | None = None,
     return settings
 
 
-_TOP_KEYS = ("server", "auth", "providers", "models", "catalog", "redis_url")
+_TOP_KEYS = ("server", "auth", "providers", "models", "catalog", "redis_url", "policies")
 
 
 def _build(builtin: YamlSource, user: YamlSource, env: dict[str, str]) -> Settings:
@@ -123,6 +143,7 @@ def _build(builtin: YamlSource, user: YamlSource, env: dict[str, str]) -> Settin
         client_keys=_read_client_keys(reader, reader.mapping(top.get("auth"), ("auth",)), env),
         redis_url=reader.value(top, (), "redis_url", str) or None,
         source_file=user.file,
+        policies=_read_policies(reader, reader.mapping(top.get("policies"), ("policies",)), user.file),
     )
     if builtin.issues or user.issues:
         raise ConfigError(builtin.issues + user.issues)
@@ -183,7 +204,8 @@ def _read_provider(reader: Reader, name: str, data: dict[str, Any], env: dict[st
 
 
 _MODEL_KEYS = ("provider", "upstream_model", "input_per_million", "cached_input_per_million", "output_per_million",
-               "context_window", "tier", "aliases")
+               "context_window", "tier", "aliases", "kind")
+MODEL_KINDS = ("chat", "embedding")
 
 
 def _read_model(reader: Reader, name: str, data: dict[str, Any], base: ModelSpec | None) -> ModelSpec | None:
@@ -209,6 +231,7 @@ def _read_model(reader: Reader, name: str, data: dict[str, Any], base: ModelSpec
         context_window=field_value("context_window", int, minimum=1),
         tier=field_value("tier", str, choices=TIERS),
         aliases=tuple(reader.string_list(data, path, "aliases")) or (base.aliases if base else ()),
+        kind=reader.value(data, path, "kind", str, base.kind if base else "chat", choices=MODEL_KINDS),
     )
     if any(value is None for value in values.values()):
         return None
@@ -257,8 +280,27 @@ def _read_client_keys(reader: Reader, data: dict[str, Any], env: dict[str, str])
     return keys
 
 
+def _read_policies(reader: Reader, data: dict[str, Any], config_file: str) -> PolicySettings:
+    """Policy paths are files or folders of *.yaml, relative to the config file."""
+    path: Path = ("policies",)
+    reader.known_keys(data, path, ("paths", "default", "client_selectable", "reload_interval_s"))
+    defaults = PolicySettings()
+    base = os.path.dirname(os.path.abspath(config_file)) if os.path.isfile(config_file) else os.getcwd()
+    paths = tuple(os.path.join(base, item) for item in reader.string_list(data, path, "paths"))
+    for index, item in enumerate(paths):
+        if not os.path.exists(item):
+            reader.issue(path + ("paths", index), f"no such file or folder: {item}")
+    return PolicySettings(
+        paths=paths or defaults.paths,
+        default=reader.value(data, path, "default", str, defaults.default),
+        client_selectable=reader.value(data, path, "client_selectable", bool, defaults.client_selectable),
+        reload_interval_s=reader.value(data, path, "reload_interval_s", float, defaults.reload_interval_s,
+                                       minimum=0.05),
+    )
+
+
 def _with_upstream(settings: Settings, base_url: str) -> Settings:
     """Send every provider's traffic to one base URL (a simulator or a local vLLM) for keyless trials."""
     providers = {name: ProviderSettings(**{**provider.__dict__, "base_url": base_url.rstrip("/")})
                  for name, provider in settings.providers.items()}
-    return Settings(**{**settings.__dict__, "providers": providers})
+    return Settings(**{**settings.__dict__, "providers": providers, "upstream_override": base_url})

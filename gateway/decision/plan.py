@@ -1,8 +1,8 @@
-"""The execution plan for one request: which model and provider, with what body, priced against what baseline.
+"""The execution plan for one request: the decision applied to the body that goes upstream.
 
-Today every request goes to the main session as asked; the routing, caching and splitting issues add options here
-and pick the cheapest that keeps quality. Keeping the plan a plain value means `policy explain` and
-`/v1/gateway/evaluate` can show it without running it.
+The body goes upstream byte for byte unless the decision changes it: the model (routed, or an alias resolved to
+its upstream name), the messages (a minimized context), or `stream_options` (we ask for the usage chunk to price
+streams exactly; the relay removes it again when the client did not ask for it).
 """
 
 from __future__ import annotations
@@ -12,20 +12,24 @@ from dataclasses import dataclass
 import orjson
 
 from gateway.config.settings import ModelSpec, ProviderSettings, Settings
+from gateway.decision.engine import Decision
 from gateway.server.errors import APIError
 from gateway.server.validation import ChatRequest
 
 
 @dataclass(frozen=True)
 class Plan:
-    route: str
-    model: ModelSpec
-    baseline_model: ModelSpec
+    route: str                 # main | routed (header x-gateway-route)
+    model: ModelSpec           # the model called
+    baseline_model: ModelSpec  # the model asked for: what the request would have cost as asked
     provider: ProviderSettings
     upstream_body: bytes
-    # We ask the upstream for a usage chunk even when the client did not, to price streams exactly; the relay then
-    # drops that chunk so the client sees what it asked for.
+    messages: list[dict]       # the messages sent upstream (after any minimizing): what usage estimates count
     strip_usage_chunk: bool
+    removed_prompt_tokens: int = 0   # tokens the minimized context did not send (the context saving)
+    rule: str = ""
+    task_type: str = ""
+    input_tokens: int = 0            # the last user turn's tokens: what answer-length estimates scale with
 
 
 def model_not_found(name: str) -> APIError:
@@ -33,16 +37,30 @@ def model_not_found(name: str) -> APIError:
                     code="model_not_found")
 
 
-def plan_main_session(request: ChatRequest, raw_body: bytes, settings: Settings) -> Plan:
-    """Send the request as asked. The body goes upstream byte for byte unless a field must change."""
+def requested_model(request: ChatRequest, settings: Settings) -> ModelSpec:
     model = settings.find_model(request.model)
-    if model is None:
+    if model is None or not model.is_chat:
         raise model_not_found(request.model)
+    return model
+
+
+def plan_request(request: ChatRequest, raw_body: bytes, settings: Settings, decision: Decision) -> Plan:
+    choice = decision.choice
+    model = choice.model
     changes: dict[str, object] = {}
     if model.upstream_model != request.model:
         changes["model"] = model.upstream_model
+    if choice.context is not None:
+        changes["messages"] = choice.context.messages
     strip_usage = request.stream and not request.include_usage
     if strip_usage:
         changes["stream_options"] = {**(request.body.get("stream_options") or {}), "include_usage": True}
     body = orjson.dumps({**request.body, **changes}) if changes else raw_body
-    return Plan("main", model, model, settings.providers[model.provider], body, strip_usage)
+    return Plan(
+        route="routed" if model.name != decision.requested.name else "main",
+        model=model, baseline_model=decision.requested, provider=settings.providers[model.provider],
+        upstream_body=body, messages=choice.context.messages if choice.context else request.messages,
+        strip_usage_chunk=strip_usage,
+        removed_prompt_tokens=choice.context.removed_tokens if choice.context else 0,
+        rule=decision.match.rule_name, task_type=decision.analysis.task_type,
+        input_tokens=decision.analysis.tokens.last_user)

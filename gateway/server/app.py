@@ -10,21 +10,24 @@ from aiohttp import web
 from gateway.accounting.tokens import counter_for_encoding
 
 from gateway.config.settings import Settings
-from gateway.server import endpoints
+from gateway.server import endpoints, metrics
 from gateway.server.chat import chat_completions
 from gateway.server.middleware import openai_errors
 from gateway.server.state import STATE, GatewayState
 
 log = logging.getLogger(__name__)
+POLICY_WATCHER = web.AppKey("policy_watcher", asyncio.Task)
 
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[openai_errors], client_max_size=settings.server.max_body_bytes)
-    app[STATE] = GatewayState(settings)
+    app[STATE] = GatewayState.create(settings)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_get("/v1/models", endpoints.list_models)
     app.router.add_post("/v1/embeddings", endpoints.embeddings)
     app.router.add_get("/v1/gateway/stats", endpoints.stats)
+    app.router.add_post("/v1/gateway/evaluate", endpoints.evaluate)
+    app.router.add_get("/metrics", metrics.render)
     app.router.add_get("/healthz", endpoints.healthz)
     app.router.add_get("/readyz", endpoints.readyz)
     app.on_startup.append(_start)
@@ -39,6 +42,8 @@ async def _start(app: web.Application) -> None:
     loop = asyncio.get_running_loop()
     for encoding in ("o200k_base", "cl100k_base"):
         loop.run_in_executor(None, counter_for_encoding, encoding)
+    app[POLICY_WATCHER] = asyncio.create_task(
+        state.decider.policies.watch(state.settings.policies.reload_interval_s))
     if state.settings.redis_url:
         import redis.asyncio as redis
 
@@ -46,6 +51,7 @@ async def _start(app: web.Application) -> None:
 
 
 async def _stop(app: web.Application) -> None:
+    app[POLICY_WATCHER].cancel()
     await app[STATE].upstream.close()
     client = app.get(endpoints.REDIS)
     if client is not None:

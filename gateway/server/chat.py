@@ -1,7 +1,7 @@
 """`POST /v1/chat/completions`: one request's path through the gateway.
 
-ingress (auth, parse, validate) -> decide (plan) -> execute (upstream call) -> account -> respond. Later stages of
-DESIGN.md's pipeline (analysis, policy, cache, split and merge) slot in between these steps.
+ingress (auth, parse, validate) -> analyze, policy, decide (the Decider) -> plan (the body that goes upstream) ->
+execute (upstream call) -> account -> respond. Caching, splitting and merging slot in around execute.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from aiohttp import web
 from gateway.accounting.cost import Usage, usage_from_openai
 from gateway.accounting.outcome import outcome_for
 from gateway.accounting.tokens import counter_for_model
-from gateway.decision.plan import Plan, plan_main_session
-from gateway.server.errors import APIError, upstream_error
+from gateway.decision.decider import Caller
+from gateway.decision.engine import Decision
+from gateway.decision.plan import Plan, plan_request, requested_model
+from gateway.server.errors import upstream_error
 from gateway.server.ingress import authenticate, read_chat_request, upstream_api_key
 from gateway.server.state import REQUEST_ID, STATE, GatewayState
 from gateway.server.stream_relay import finish_stream, open_client_stream, relay_stream
@@ -25,14 +27,18 @@ async def chat_completions(http_request: web.Request) -> web.StreamResponse:
     state = http_request.app[STATE]
     client = authenticate(http_request, state.settings)
     request, raw_body = await read_chat_request(http_request)
-    plan = plan_main_session(request, raw_body, state.settings)
+    requested = requested_model(request, state.settings)
+    caller = Caller.from_request(http_request.headers, request, client.name, client.tenant)
+    decision = state.decider.decide(request, requested, caller)
+    plan = plan_request(request, raw_body, state.settings, decision)
     api_key = upstream_api_key(plan.provider, client)
     if request.stream:
-        return await _stream(http_request, state, request, plan, api_key)
-    return await _complete(state, request, plan, api_key)
+        return await _stream(http_request, state, request, decision, plan, caller, api_key)
+    return await _complete(state, request, plan, caller, api_key)
 
 
-async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, api_key: str | None) -> web.Response:
+async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, caller: Caller,
+                    api_key: str | None) -> web.Response:
     """Non-streamed: the upstream's body is returned byte for byte; only its usage is read, for the cost."""
     upstream = await state.upstream.post(plan.provider, "/chat/completions", plan.upstream_body, stream=False,
                                          api_key=api_key)
@@ -49,38 +55,33 @@ async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, api_k
     if not isinstance(answer, dict) or "choices" not in answer:
         raise upstream_error(502, f"The upstream provider '{plan.provider.name}' sent a malformed answer.",
                              "upstream_malformed_response")
-    usage = usage_from_openai(answer.get("usage")) or _estimate(request, plan, answer)
+    usage = usage_from_openai(answer.get("usage")) or _estimate(plan, answer)
     outcome = outcome_for(plan, usage)
-    state.ledger.record(outcome)
+    state.record(outcome, plan, caller, request.n)
     return web.Response(body=body, content_type="application/json", headers=outcome.headers())
 
 
-async def _stream(http_request: web.Request, state: GatewayState, request: ChatRequest, plan: Plan,
-                  api_key: str | None) -> web.StreamResponse:
-    """Streamed: headers go out before the answer exists, so they carry the prompt-cost estimate; the exact figures
+async def _stream(http_request: web.Request, state: GatewayState, request: ChatRequest, decision: Decision,
+                  plan: Plan, caller: Caller, api_key: str | None) -> web.StreamResponse:
+    """Streamed: headers go out before the answer exists, so they carry the decision's estimate; the exact figures
     follow in an SSE comment just before `[DONE]` and in the ledger."""
     upstream = await state.upstream.post(plan.provider, "/chat/completions", plan.upstream_body, stream=True,
                                          api_key=api_key)
-    prompt_estimate = outcome_for(plan, _prompt_estimate(request, plan))
-    headers = {**prompt_estimate.headers(), "x-gateway-cost-basis": "prompt-estimate",
+    estimate = Usage(decision.choice.prompt_tokens, decision.choice.output_tokens, 0, estimated=True)
+    headers = {**outcome_for(plan, estimate).headers(), "x-gateway-cost-basis": "estimate",
                "x-request-id": http_request[REQUEST_ID]}
     client = await open_client_stream(http_request, headers)
-    result = await relay_stream(client, upstream, plan, request)
+    result = await relay_stream(client, upstream, plan)
     if result.completed:
         outcome = outcome_for(plan, result.usage)
-        state.ledger.record(outcome)
+        state.record(outcome, plan, caller, request.n)
         await finish_stream(client, result, outcome.summary())
     else:
         state.ledger.failed_requests += 1
     return client
 
 
-def _prompt_estimate(request: ChatRequest, plan: Plan) -> Usage:
-    counter = counter_for_model(plan.model.upstream_model)
-    return Usage(counter.count_messages(request.messages), 0, 0, estimated=True)
-
-
-def _estimate(request: ChatRequest, plan: Plan, answer: dict) -> Usage:
+def _estimate(plan: Plan, answer: dict) -> Usage:
     """Usage when the upstream reports none (some OpenAI-compatible servers don't): count it ourselves."""
     counter = counter_for_model(plan.model.upstream_model)
     completion = 0
@@ -89,7 +90,4 @@ def _estimate(request: ChatRequest, plan: Plan, answer: dict) -> Usage:
         if isinstance(message, dict):
             completion += counter.count_message_body({"content": message.get("content"),
                                                       "tool_calls": message.get("tool_calls")})
-    return Usage(counter.count_messages(request.messages), completion, 0, estimated=True)
-
-
-__all__ = ["chat_completions", "APIError"]
+    return Usage(counter.count_messages(plan.messages), completion, 0, estimated=True)

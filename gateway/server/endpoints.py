@@ -9,9 +9,11 @@ from aiohttp import web
 
 from gateway.accounting.cost import Usage, cost_usd, format_usd
 from gateway.accounting.tokens import counter_for_encoding
-from gateway.decision.plan import model_not_found
+from gateway.decision.decider import Caller
+from gateway.decision.plan import model_not_found, requested_model
+from gateway.decision.report import decision_report
 from gateway.server.errors import invalid
-from gateway.server.ingress import authenticate, read_json_body, upstream_api_key
+from gateway.server.ingress import authenticate, read_chat_request, read_json_body, upstream_api_key
 from gateway.server.state import STATE
 from gateway.upstream.client import transport_error
 
@@ -78,8 +80,12 @@ async def readyz(request: web.Request) -> web.Response:
                   for name, c in ((n, counter_for_encoding(n)) for n in ("o200k_base", "cl100k_base"))}
     redis_state = await _redis_state(request.app)
     status = "ok" if redis_state in ("ok", "not configured") else "degraded"
+    policies = state.decider.policies.status()
+    if policies["errors"]:
+        status = "degraded"
     return web.json_response({"status": status, "config": settings.source_file, "models": len(settings.catalog()),
                               "providers": providers, "tokenizers": tokenizers, "redis": redis_state,
+                              "policies": policies, "router": "loaded" if state.decider.engine.router else "none",
                               "client_auth": "keys" if settings.client_keys else "open"})
 
 
@@ -92,6 +98,20 @@ async def _redis_state(app: web.Application) -> str:
         return "ok"
     except Exception:
         return "unreachable"
+
+
+async def evaluate(request: web.Request) -> web.Response:
+    """The decision for a chat request without running it (same analysis, policy and engine as live traffic)."""
+    state = request.app[STATE]
+    client = authenticate(request, state.settings)
+    chat, _ = await read_chat_request(request)
+    requested = requested_model(chat, state.settings)
+    caller = Caller.from_request(request.headers, chat, client.name, client.tenant)
+    return web.json_response(decision_report(state.decider.decide(chat, requested, caller)), dumps=_dumps)
+
+
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
 
 
 async def stats(request: web.Request) -> web.Response:

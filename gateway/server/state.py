@@ -1,4 +1,4 @@
-"""What the request handlers share: settings, the upstream pool and the ledger (one per process)."""
+"""What the request handlers share: settings, policies, the decision engine, the upstream pool and the ledger."""
 
 from __future__ import annotations
 
@@ -7,15 +7,45 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from gateway.accounting.ledger import Ledger
+from gateway.accounting.outcome import Outcome
 from gateway.config.settings import Settings
+from gateway.decision.decider import Caller, Decider
+from gateway.decision.engine import DecisionEngine, Router
+from gateway.decision.plan import Plan
+from gateway.policy.loader import Catalog
+from gateway.policy.store import PolicyStore
 from gateway.upstream.client import UpstreamClient
 
 
 @dataclass
 class GatewayState:
     settings: Settings
+    decider: Decider
     upstream: UpstreamClient = field(default_factory=UpstreamClient)
     ledger: Ledger = field(default_factory=Ledger)
+
+    @classmethod
+    def create(cls, settings: Settings) -> "GatewayState":
+        """Loads the policies (a broken file stops start-up with every mistake listed) and the router."""
+        return cls(settings, Decider(settings, load_policies(settings), DecisionEngine(settings, load_router())))
+
+    def record(self, outcome: Outcome, plan: Plan, caller: Caller, choices: int) -> None:
+        """Account for an answered request, and teach the answer-length model what it really produced."""
+        self.ledger.record(outcome, caller.agent_role)
+        self.decider.engine.lengths.observe(plan.task_type, plan.input_tokens,
+                                            outcome.usage.completion_tokens // max(1, choices))
+
+
+def load_router() -> Router | None:
+    """The quality router; without it, auto-routing only takes models when a policy accepts any quality risk."""
+    return None
+
+
+def load_policies(settings: Settings) -> PolicyStore:
+    store = PolicyStore(settings.policies.paths, settings.policies.default, settings.policies.client_selectable,
+                        Catalog.from_settings(settings))
+    store.load()
+    return store
 
 
 STATE = web.AppKey("gateway_state", GatewayState)

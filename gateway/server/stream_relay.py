@@ -22,7 +22,6 @@ from gateway.accounting.tokens import counter_for_model
 from gateway.decision.plan import Plan
 from gateway.server.errors import APIError, upstream_error
 from gateway.server.sse import DONE, EventSplitter, comment_event, error_event, event_data
-from gateway.server.validation import ChatRequest
 from gateway.upstream.client import transport_error
 
 log = logging.getLogger(__name__)
@@ -64,8 +63,7 @@ async def open_client_stream(http_request: web.Request, headers: dict[str, str])
     return response
 
 
-async def relay_stream(client: web.StreamResponse, upstream: aiohttp.ClientResponse, plan: Plan,
-                       request: ChatRequest) -> StreamResult:
+async def relay_stream(client: web.StreamResponse, upstream: aiohttp.ClientResponse, plan: Plan) -> StreamResult:
     """Forward until `[DONE]`; returns before writing `[DONE]` so the caller can append the cost comment."""
     state = _RelayState()
     error: APIError | None = None
@@ -83,7 +81,7 @@ async def relay_stream(client: web.StreamResponse, upstream: aiohttp.ClientRespo
         upstream.release()
     if error is not None:
         await _write_quietly(client, state.tail + error_event(error.body()))
-    usage = state.usage or _estimate_usage(request, plan, state.payloads)
+    usage = state.usage or _estimate_usage(plan, state.payloads)
     return StreamResult(usage, error is None, error, state.tail)
 
 
@@ -155,7 +153,7 @@ def _upstream_stream_error(error: Any, plan: Plan) -> APIError:
                           "upstream_stream_error")
 
 
-def _estimate_usage(request: ChatRequest, plan: Plan, payloads: list[bytes]) -> Usage:
+def _estimate_usage(plan: Plan, payloads: list[bytes]) -> Usage:
     """Count the usage ourselves when the upstream never reported it (some OpenAI-compatible servers don't)."""
     counter = counter_for_model(plan.model.upstream_model)
     completion = 0
@@ -169,7 +167,7 @@ def _estimate_usage(request: ChatRequest, plan: Plan, payloads: list[bytes]) -> 
             if isinstance(delta, dict):
                 completion += counter.count_message_body({"content": delta.get("content"),
                                                           "tool_calls": delta.get("tool_calls")})
-    return Usage(counter.count_messages(request.messages), completion, 0, estimated=True)
+    return Usage(counter.count_messages(plan.messages), completion, 0, estimated=True)
 
 
 async def _write_quietly(client: web.StreamResponse, data: bytes) -> None:

@@ -1,0 +1,85 @@
+"""The analyzer: one pass over a request that tells policy, decisions and splitting what they need to know.
+
+It composes the per-concern modules (token parts, task type, complexity, context dependency, subtasks). Only the
+last turn and the tail of the assistant's last message are read for features, and every message is tokenized once,
+so its cost stays flat as conversations grow (token counts of resent history come from the counter's cache).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.accounting.tokens import TokenCounter
+from gateway.analysis import complexity, dependency, subtasks, task_type
+from gateway.analysis.text import content_text, has_code, lower_window, tail, words
+from gateway.analysis.tokens import SYSTEM_ROLES, count_parts, turn_index
+from gateway.analysis.types import TASK_TYPES, Analysis
+
+FOLLOW_UP_DEPENDENCY = 0.6   # at or above: the turn leans on the conversation
+FOLLOW_UP_OWN_SCORE = 3.0    # ...and unless its own task evidence is at least this strong, it is a follow-up
+SUBTASK_MAX_DEPENDENCY = 0.6 # subtasks must be answerable alone: none when the turn needs the conversation
+PASTED_CHARS = 800
+
+
+def analyze(messages: list[dict], tools: list[dict] | None, counter: TokenCounter, *,
+            task_hint: str | None = None) -> Analysis:
+    """Analyze validated OpenAI chat messages (and tools) for routing, caching and splitting."""
+    turn = turn_index(messages)
+    tokens = count_parts(messages, tools, counter, turn)
+    user_turns = sum(1 for message in messages if message.get("role") == "user")
+    hint = task_hint.strip().lower() if task_hint else None
+    if turn < 0:
+        return Analysis(tokens, hint if hint in TASK_TYPES else "open_question", 1, 0.0, (), 0.3, "", 0,
+                        ("no messages",))
+    text = content_text(messages[turn].get("content"))
+    has_history = any(message.get("role") not in SYSTEM_ROLES for message in messages[:turn])
+    assistant_tail = _assistant_tail(messages, turn)
+    lowered = lower_window(text)
+    tokens_words = words(lowered)
+    pasted = has_code(text) or (len(text) > PASTED_CHARS and "\n" in text)
+    signals: list[str] = []
+
+    dep, dep_evidence = dependency.estimate(text, has_history, assistant_tail, pasted)
+    kind, kind_confidence, evidence, scores = task_type.classify(lowered, text)
+    own_score = scores.get(kind, 0.0)
+    if hint in TASK_TYPES:
+        kind, kind_confidence = hint, 0.95
+        signals.append(f"task: {hint} (client hint x-gateway-task-type)")
+    elif dep >= FOLLOW_UP_DEPENDENCY and (len(tokens_words) <= 6 or own_score < FOLLOW_UP_OWN_SCORE):
+        signals.append(f"task: follow_up (own evidence: {kind} {own_score:.1f})")
+        kind, kind_confidence = "follow_up", max(kind_confidence, min(0.9, dep))
+    else:
+        shown = ", ".join(evidence[:4]) if evidence else "none: default"
+        signals.append(f"task: {kind} (evidence: {shown})")
+    if hint and hint not in TASK_TYPES:
+        signals.append(f"ignored unknown task hint '{hint[:40]}'")
+
+    level, reasons = complexity.estimate(lowered, tokens_words, kind, tokens.last_user)
+    signals.append(f"complexity {level}" + (f": {', '.join(reasons[:3])}" if reasons else ""))
+    strongest = max(dep_evidence, key=lambda item: item[0]) if dep_evidence else (0.0, "no evidence")
+    signals.append(f"dependency {dep:.2f}: {strongest[1]}" + (f" (+{len(dep_evidence) - 1} more)"
+                                                               if len(dep_evidence) > 1 else ""))
+
+    found, reason = subtasks.find(text) if text else ((), "")
+    if found and dep >= SUBTASK_MAX_DEPENDENCY:
+        reason = f"{len(found)} items found but the turn needs earlier turns: not split"
+        found = ()
+    if reason:
+        signals.append(reason)
+    signals.append(f"tokens: system {tokens.system}, history {tokens.history}, last turn {tokens.last_user}, "
+                   f"tools {tokens.tools}")
+    clarity = 1.0 if not has_history else abs(dep - 0.5) * 2
+    confidence = round(kind_confidence * (0.7 + 0.3 * clarity), 3)
+    return Analysis(tokens=tokens, task_type=kind, complexity=level, context_dependency=dep, subtasks=found,
+                    confidence=confidence, last_user_text=text, user_turns=user_turns, signals=tuple(signals))
+
+
+def _assistant_tail(messages: list[dict[str, Any]], turn: int) -> str:
+    """The end of the assistant's last message before the turn: where it asks its own questions."""
+    for index in range(turn - 1, -1, -1):
+        message = messages[index]
+        if message.get("role") == "assistant":
+            return tail(content_text(message.get("content")))
+        if message.get("role") == "user":
+            return ""
+    return ""

@@ -1,0 +1,127 @@
+"""Finding the items of a turn: marker lists (1. / a) / - / *), lines of questions, inline "X, Y and Z" lists.
+
+Items keep their character span in the turn so a subtask can be composed by putting one item where the whole list
+was: the instruction and any passage around the list stay exactly as the user wrote them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_MARKER = re.compile(r"[ \t]*(?:(?P<num>\d{1,2})[.)]|\((?P<pnum>\d{1,2})\)|(?P<let>[a-hA-H])[.)]|\((?P<plet>[a-h])\)"
+                     r"|(?P<bul>[-*•+])|Q(?:uestion)?\s*(?P<q>\d{1,2})\s*[:.)])[ \t]+(?=\S)")
+_MARKER_FIRST = frozenset("0123456789-*•+(abcdefghABCDEFGHQ")
+_INLINE_SPLIT = re.compile(r"\s*,\s*(?:and\s+|or\s+|&\s*)?|\s*;\s*|\s+and\s+|\s+&\s+")
+MAX_LINES = 4000
+_RANK = {"num": 0, "q": 0, "let": 1, "bul": 2}
+
+
+@dataclass
+class Item:
+    start: int          # span in the turn (marker included) ...
+    end: int
+    body: str           # ... and the text without its marker
+    kind: str = ""      # marker family: num, let, bul, q, line
+
+
+@dataclass
+class Block:
+    items: list[Item] = field(default_factory=list)
+    kind: str = ""
+
+    @property
+    def start(self) -> int:
+        return self.items[0].start
+
+    @property
+    def end(self) -> int:
+        return self.items[-1].end
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    out, offset = [], 0
+    for line in text.splitlines(keepends=True):
+        out.append((offset, line))
+        offset += len(line)
+    return out
+
+
+def _marker(line: str) -> tuple[str, int, int] | None:
+    """(family, ordinal, marker length) of a list line, None for other lines. Cheap first-character check first."""
+    stripped = line.lstrip(" \t")
+    if not stripped or stripped[0] not in _MARKER_FIRST:
+        return None
+    match = _MARKER.match(line)
+    if match is None:
+        return None
+    for family in ("num", "pnum", "let", "plet", "bul", "q"):
+        value = match.group(family)
+        if value is not None:
+            if family in ("num", "pnum", "q"):
+                return ("num" if family != "q" else "q"), int(value), match.end()
+            if family in ("let", "plet"):
+                return "let", ord(value.lower()) - ord("a") + 1, match.end()
+            return "bul:" + value, 0, match.end()
+    return None
+
+
+def marker_blocks(text: str) -> list[Block]:
+    """Runs of same-family list items; continuation lines belong to the item, deeper-indented items too."""
+    if "\n" not in text:
+        return []
+    lines = _lines(text)[:MAX_LINES]
+    blocks: list[Block] = []
+    current: Block | None = None
+    indent = 0
+    last_ordinal = 0
+    blank = False
+    for offset, line in lines:
+        found = _marker(line)
+        line_indent = len(line) - len(line.lstrip(" \t"))
+        if found is not None and current is not None and not blank and (
+                line_indent > indent + 1 or _RANK[found[0][:3]] > _RANK[current.kind[:3]]):
+            found = None  # a nested item (deeper, or a lower family right under an item): part of the item
+        if found is not None:
+            family, ordinal, size = found
+            consecutive = family == current.kind if current is not None else False
+            if consecutive and family in ("num", "let", "q"):
+                consecutive = ordinal in (last_ordinal + 1, last_ordinal)  # 1. 2. 3. or markdown's 1. 1. 1.
+            if not consecutive:
+                current = Block(kind=family)
+                blocks.append(current)
+                indent = line_indent
+            current.items.append(Item(offset, offset + len(line.rstrip("\r\n")), line[size:].strip(), family))
+            last_ordinal = ordinal
+            blank = False
+        elif current is not None and line.strip() and not blank:
+            item = current.items[-1]           # a continuation line or a nested item
+            item.end = offset + len(line.rstrip("\r\n"))
+            item.body = item.body + "\n" + line.strip()
+        elif current is not None and not line.strip():
+            blank = True
+        else:
+            current = None if line.strip() else current
+    return [block for block in blocks if len(block.items) >= 2]
+
+
+def question_lines(text: str) -> list[Item]:
+    """Lines that are whole questions (end with '?'), with their spans; the line-per-question layout."""
+    if "\n" not in text or text.count("?") < 2:
+        return []
+    out = []
+    for offset, line in _lines(text)[:MAX_LINES]:
+        body = line.strip()
+        if body.endswith("?") or body.endswith('?"') or body.endswith("?*"):
+            out.append(Item(offset, offset + len(line.rstrip("\r\n")), body, "line"))
+    return out
+
+
+def inline_items(phrase: str) -> list[str]:
+    """'A, B, and C' -> [A, B, C]; items are stripped of articles and punctuation, empty ones dropped."""
+    items = []
+    for piece in _INLINE_SPLIT.split(phrase.strip(" .:,")):
+        piece = piece.strip(" .,:;\"'`*")
+        if piece:
+            items.append(piece)
+    return items

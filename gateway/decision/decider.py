@@ -1,0 +1,55 @@
+"""analyze -> policy -> decide, for one request: shared by the chat path, `/v1/gateway/evaluate` and
+`gateway policy explain`, so what an operator previews is exactly what traffic gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from gateway.accounting.tokens import counter_for_model
+from gateway.analysis import analyze
+from gateway.config.settings import ModelSpec, Settings
+from gateway.decision.engine import Decision, DecisionEngine
+from gateway.policy.matcher import RequestFacts, match
+from gateway.policy.store import PolicyStore
+from gateway.server.validation import ChatRequest
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking and what they told the gateway about the request (headers or `metadata`)."""
+
+    client: str | None = None
+    tenant: str | None = None
+    agent_role: str | None = None
+    task_hint: str | None = None
+    policy: str | None = None
+
+    @classmethod
+    def from_request(cls, headers: Mapping[str, str], request: ChatRequest, client: str | None = None,
+                     tenant: str | None = None) -> "Caller":
+        metadata = request.body.get("metadata") or {}
+        return cls(client, tenant,
+                   headers.get("x-gateway-agent-role") or metadata.get("agent_role"),
+                   headers.get("x-gateway-task-type") or metadata.get("task_type"),
+                   headers.get("x-gateway-policy"))
+
+
+@dataclass
+class Decider:
+    settings: Settings
+    policies: PolicyStore
+    engine: DecisionEngine
+
+    def decide(self, request: ChatRequest, requested: ModelSpec, caller: Caller) -> Decision:
+        counter = counter_for_model(requested.upstream_model)
+        body = request.body
+        analysis = analyze(request.messages, body.get("tools"), counter, task_hint=caller.task_hint)
+        facts = RequestFacts(
+            model=request.model, analysis=analysis, agent_role=caller.agent_role,
+            temperature=body.get("temperature"), tools=bool(body.get("tools")), stream=request.stream,
+            client=caller.client, tenant=caller.tenant, metadata=body.get("metadata"))
+        matched = match(self.policies.select(caller.policy), facts)
+        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+        return self.engine.decide(analysis, matched, requested, request.messages, counter,
+                                  max_tokens=max_tokens, n=request.n)

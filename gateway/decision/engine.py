@@ -1,0 +1,183 @@
+"""The cost-based decision: price every option the matched rule allows and take the cheapest that keeps quality.
+
+    Decision = argmin(MainSessionCost, WorkerSessionCost + IntegrationCost)        (DESIGN.md)
+
+Options are the main session as asked, each cheaper model the rule allows (same context), the minimized context
+on the requested or a cheaper model, and parallel workers when the last turn holds independent subtasks. Each is
+priced from the analyzer's token counts, the catalog's prices and the expected answer length for the task type.
+Quality is guarded twice: the rule's floor (the lowest tier allowed) and the quality router's verdict for the
+prompt at the rule's `quality_risk`. When the analysis is unsure, the request runs as asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gateway.accounting.tokens import TokenCounter
+from gateway.analysis.types import Analysis
+from gateway.config.settings import TIERS, ModelSpec, Settings
+from gateway.decision.answer_length import AnswerLengths
+from gateway.orchestrator.context import MinimizedContext, minimize
+from gateway.policy.schema import Actions, Match
+
+_PER_MILLION = 1_000_000
+
+
+class Router(Protocol):
+    """Judges whether a cheaper tier is good enough for a prompt (see gateway/routing)."""
+
+    def adequacy(self, prompt: str, tier: str) -> float: ...
+
+    def threshold(self, quality_risk: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class Option:
+    kind: str                      # main | routed | minimized | routed+minimized | split
+    model: ModelSpec
+    prompt_tokens: int
+    output_tokens: int
+    cost_usd: float
+    allowed: bool
+    note: str
+    context: MinimizedContext | None = None
+    workers: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    analysis: Analysis
+    match: Match
+    requested: ModelSpec
+    options: tuple[Option, ...]
+    choice: Option
+    reasons: tuple[str, ...]
+
+    @property
+    def baseline(self) -> Option:
+        return self.options[0]
+
+    @property
+    def name(self) -> str:
+        """The decision as DESIGN.md names it for `/v1/gateway/evaluate`."""
+        if self.choice.kind == "split":
+            return "parallel_workers"
+        return "main_session" if self.choice.kind == "main" else "worker_session"
+
+
+@dataclass
+class DecisionEngine:
+    settings: Settings
+    router: Router | None
+    lengths: AnswerLengths = field(default_factory=AnswerLengths.load_default)
+
+    def decide(self, analysis: Analysis, match: Match, requested: ModelSpec, messages: list[dict],
+               counter: TokenCounter, *, max_tokens: int | None = None, n: int = 1) -> Decision:
+        actions = match.actions
+        output = self.lengths.expected(analysis.task_type, analysis.tokens.last_user, max_tokens) * n
+        main = _priced("main", requested, analysis.tokens.total, output, True, "the request as asked")
+        if analysis.confidence < actions.min_confidence:
+            note = f"analysis confidence {analysis.confidence:.2f} < {actions.min_confidence:.2f}: run as asked"
+            return Decision(analysis, match, requested, (main,), main, (note,))
+        models = self._candidates(analysis, actions, requested, output)
+        options = [main] + [_priced("routed", model, analysis.tokens.total, output, ok, note)
+                            for model, ok, note in models]
+        context = self._minimized(analysis, actions, messages, counter)
+        if context is not None:
+            prompt = analysis.tokens.total - context.removed_tokens
+            options.append(_priced("minimized", requested, prompt, output, True, context.reason, context))
+            options += [_priced("routed+minimized", model, prompt, output, ok, note, context)
+                        for model, ok, note in models]
+        options.append(self._split_option(analysis, actions, requested))
+        if actions.route.mode in ("model", "tier") and any(o.allowed for o in options if o.kind != "main"):
+            options[0] = _priced("main", requested, analysis.tokens.total, output, False,
+                                 f"rule routes to {actions.route.describe()}")
+        allowed = [option for option in options if option.allowed] or [main]
+        choice = min(allowed, key=lambda option: option.cost_usd)
+        return Decision(analysis, match, requested, tuple(options), choice, self._reasons(match, main, choice))
+
+    def _candidates(self, analysis: Analysis, actions: Actions, requested: ModelSpec,
+                    output: int) -> list[tuple[ModelSpec, bool, str]]:
+        """(model, allowed, why) for every model the route names, the requested model excluded."""
+        route = actions.route
+        if route.mode == "as_requested":
+            return []
+        if route.mode == "model":
+            names = [route.model]
+        elif route.mode == "candidates":
+            names = list(route.candidates)
+        else:
+            names = [m.name for m in self.settings.catalog() if m.is_chat and (route.mode == "auto" or
+                                                                               m.tier == route.tier)]
+        floor = TIERS.index(actions.quality_floor)
+        judged = route.mode != "model"  # a model the operator names is taken on the operator's word
+        verdicts = []
+        for name in names:
+            model = self.settings.find_model(name)
+            if model is None or model.name == requested.name or not self._usable(model, requested):
+                continue
+            verdicts.append((model, *self._verdict(model, analysis, actions, floor, output, judged)))
+        return verdicts
+
+    def _verdict(self, model: ModelSpec, analysis: Analysis, actions: Actions, floor: int, output: int,
+                 judged: bool) -> tuple[bool, str]:
+        if TIERS.index(model.tier) < floor:
+            return False, f"tier {model.tier} is below the floor {actions.quality_floor}"
+        if analysis.tokens.total + output > model.context_window:
+            return False, f"prompt and answer exceed its {model.context_window}-token window"
+        if not judged:
+            return True, "named by the rule"
+        if self.router is None:
+            return actions.quality_risk >= 1.0, "no quality router loaded"
+        adequacy = self.router.adequacy(analysis.last_user_text, model.tier)
+        threshold = self.router.threshold(actions.quality_risk)
+        verdict = "trusted" if adequacy >= threshold else "not trusted"
+        return adequacy >= threshold, f"{verdict}: adequacy {adequacy:.2f} vs {threshold:.2f} needed"
+
+    def _usable(self, model: ModelSpec, requested: ModelSpec) -> bool:
+        """Callable with the credentials at hand: the requested model's own provider (whatever key works for the
+        request works there), or another provider with a gateway-held key (a client's pass-through key is for
+        its own provider only), or any provider when everything goes to one `--upstream`."""
+        if model.provider == requested.provider:
+            return True
+        provider = self.settings.providers[model.provider]
+        return not provider.key_passthrough and (provider.api_key is not None
+                                                 or self.settings.upstream_override is not None)
+
+    def _minimized(self, analysis: Analysis, actions: Actions, messages: list[dict],
+                   counter: TokenCounter) -> MinimizedContext | None:
+        if not actions.context.minimizes:
+            return None
+        independent = analysis.context_dependency < actions.independence_threshold
+        return minimize(messages, actions.context, independent=independent, counter=counter)
+
+    def _split_option(self, analysis: Analysis, actions: Actions, requested: ModelSpec) -> Option:
+        """Workers: each subtask with the system prompt only, on the worker model; merging is concatenation."""
+        split = actions.split
+        worker = self.settings.find_model(split.worker_model) if split.worker_model else None
+        if not analysis.has_subtasks or not split.allowed or worker is None:
+            return _priced("split", worker or requested, 0, 0, False, "no independent subtasks or not allowed")
+        workers = min(len(analysis.subtasks), split.max_workers)
+        per_worker_prompt = analysis.tokens.system + analysis.tokens.last_user // max(1, len(analysis.subtasks))
+        output = self.lengths.expected(analysis.task_type, per_worker_prompt) * workers
+        return _priced("split", worker, per_worker_prompt * workers, output, False,
+                       "parallel workers are not available in this build yet", workers=workers)
+
+    @staticmethod
+    def _reasons(match: Match, main: Option, choice: Option) -> tuple[str, ...]:
+        reasons = [f"rule {match.rule_name}: route {match.actions.route.describe()}, floor "
+                   f"{match.actions.quality_floor}, quality_risk {match.actions.quality_risk:g}"]
+        if choice is main:
+            reasons.append("the main session as asked is the cheapest allowed option")
+        else:
+            saved = 1 - choice.cost_usd / main.cost_usd if main.cost_usd else 0.0
+            reasons.append(f"{choice.kind} on {choice.model.name}: est. ${choice.cost_usd:.6f} vs "
+                           f"${main.cost_usd:.6f} as asked ({saved:.0%} less); {choice.note}")
+        return tuple(reasons)
+
+
+def _priced(kind: str, model: ModelSpec, prompt: int, output: int, allowed: bool, note: str,
+            context: MinimizedContext | None = None, workers: int = 0) -> Option:
+    cost = (prompt * model.input_per_million + output * model.output_per_million) / _PER_MILLION
+    return Option(kind, model, prompt, output, cost, allowed, note, context, workers)

@@ -1,0 +1,151 @@
+"""The decision engine prices every allowed option and takes the cheapest that keeps quality; context minimizing."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.accounting.cost import Usage
+from gateway.accounting.outcome import outcome_for
+from gateway.accounting.tokens import counter_for_model
+from gateway.analysis.types import TokenCounts
+from gateway.config.settings import load_settings
+from gateway.decision.engine import DecisionEngine
+from gateway.decision.plan import plan_request
+from gateway.orchestrator.context import minimize, split_turns
+from gateway.policy.loader import Catalog, load_policy_text
+from gateway.policy.matcher import RequestFacts, match
+from gateway.policy.schema import ContextPolicy
+from gateway.server.validation import validate_chat_request
+from tests.test_policy import analysis
+
+SETTINGS = load_settings(None, upstream_override="http://127.0.0.1:9/v1", environ={})
+CATALOG = Catalog.from_settings(SETTINGS)
+COUNTER = counter_for_model("gpt-4o")
+
+
+class ThresholdRouter:
+    """A transparent router for these tests: adequacy by tier, threshold = 1 - quality_risk."""
+
+    def __init__(self, adequacy_by_tier: dict[str, float]):
+        self.adequacy_by_tier = adequacy_by_tier
+
+    def adequacy(self, prompt: str, tier: str) -> float:
+        return self.adequacy_by_tier[tier]
+
+    def threshold(self, quality_risk: float) -> float:
+        return 1.0 - quality_risk
+
+
+def decide(policy_text: str, router=None, a=None, messages=None, model="gpt-4o"):
+    policy = load_policy_text("name: p\n" + policy_text, "p.yaml", CATALOG)
+    a = a or analysis()
+    engine = DecisionEngine(SETTINGS, router or ThresholdRouter({"economy": 0.95, "standard": 0.97,
+                                                                 "premium": 1.0}))
+    messages = messages or [{"role": "user", "content": a.last_user_text}]
+    return engine.decide(a, match(policy, RequestFacts(model=model, analysis=a)), SETTINGS.find_model(model),
+                         messages, COUNTER)
+
+
+def test_auto_takes_the_cheapest_trusted_model():
+    decision = decide("defaults: {route: auto, quality_risk: 0.1}")
+    assert decision.name == "worker_session" and decision.choice.kind == "routed"
+    allowed = [o for o in decision.options if o.allowed]
+    assert decision.choice.cost_usd == min(o.cost_usd for o in allowed) < decision.baseline.cost_usd
+    assert decision.choice.model.tier == "economy"
+
+
+def test_untrusted_tiers_are_not_taken():
+    decision = decide("defaults: {route: auto, quality_risk: 0.04}")   # threshold 0.96: economy (0.95) fails
+    assert decision.choice.model.tier in ("standard", "premium")
+    economy = [o for o in decision.options if o.kind == "routed" and o.model.tier == "economy"]
+    assert economy and not any(o.allowed for o in economy)
+    assert all("not trusted: adequacy 0.95 vs 0.96" in o.note for o in economy)
+
+
+def test_quality_floor_and_as_requested():
+    floored = decide("defaults: {route: auto, quality_risk: 0.5, quality_floor: premium}")
+    assert all(o.model.tier == "premium" for o in floored.options if o.allowed)
+    pinned = decide("defaults: {route: as_requested, quality_risk: 1}")
+    assert pinned.name == "main_session" and pinned.choice.model.name == "gpt-4o"
+
+
+def test_a_named_model_or_tier_replaces_the_main_session():
+    named = decide("defaults: {route: {model: gpt-4.1-mini}}")
+    assert named.choice.model.name == "gpt-4.1-mini" and not named.baseline.allowed
+    tier = decide("defaults: {route: {tier: economy}, quality_risk: 0.1}")
+    assert tier.choice.model.tier == "economy"
+
+
+def test_low_confidence_runs_as_asked():
+    decision = decide("defaults: {route: auto, quality_risk: 1, min_confidence: 0.8}", a=analysis(confidence=0.4))
+    assert decision.name == "main_session" and len(decision.options) == 1
+    assert "confidence 0.40 < 0.80" in decision.reasons[0]
+
+
+CONVERSATION = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Tell me about the history of Rome in detail. " * 20},
+    {"role": "assistant", "content": "Rome was founded ... " * 60},
+    {"role": "user", "content": "Look up the weather."},
+    {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
+                                                            "function": {"name": "w", "arguments": "{}"}}]},
+    {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+    {"role": "assistant", "content": "It is sunny."},
+    {"role": "user", "content": "What is the boiling point of water at sea level?"},
+]
+
+
+def test_turns_keep_tool_calls_with_their_results():
+    system, turns = split_turns(CONVERSATION)
+    assert len(system) == 1 and [len(turn) for turn in turns] == [2, 4, 1]
+    kept = minimize(CONVERSATION, ContextPolicy(keep_last_turns=1), independent=False, counter=COUNTER)
+    assert [m["role"] for m in kept.messages] == ["system", "user", "assistant", "tool", "assistant", "user"]
+    assert kept.removed_messages == 2
+
+
+def test_history_is_dropped_only_when_the_turn_stands_alone():
+    policy = ContextPolicy(drop_history_when_independent=True)
+    dropped = minimize(CONVERSATION, policy, independent=True, counter=COUNTER)
+    assert [m["role"] for m in dropped.messages] == ["system", "user"]
+    assert dropped.removed_tokens == COUNTER.count_messages(CONVERSATION) - COUNTER.count_messages(dropped.messages)
+    assert minimize(CONVERSATION, policy, independent=False, counter=COUNTER) is None
+
+
+def test_token_budget_drops_oldest_turns_first():
+    budget = COUNTER.count_messages(CONVERSATION) - 10
+    kept = minimize(CONVERSATION, ContextPolicy(max_tokens=budget), independent=False, counter=COUNTER)
+    assert kept.messages[1]["content"] == "Look up the weather." and "oldest turns to fit" in kept.reason
+
+
+def test_minimized_context_is_priced_chosen_and_its_saving_accounted():
+    total = COUNTER.count_messages(CONVERSATION)
+    a = analysis(task="open_question", dependency=0.05, text=CONVERSATION[-1]["content"],
+                 tokens=TokenCounts(15, total - 37, 22, 0))
+    decision = decide("defaults: {route: as_requested, context: {drop_history_when_independent: true}}",
+                      a=a, messages=CONVERSATION)
+    assert decision.choice.kind == "minimized" and decision.name == "worker_session"
+    assert decision.choice.prompt_tokens == a.tokens.total - decision.choice.context.removed_tokens
+    request = validate_chat_request({"model": "gpt-4o", "messages": CONVERSATION})
+    plan = plan_request(request, b"{}", SETTINGS, decision)
+    assert plan.route == "main" and len(plan.messages) == 2
+    outcome = outcome_for(plan, Usage(prompt_tokens=30, completion_tokens=100))
+    removed = decision.choice.context.removed_tokens
+    assert outcome.saved_by == {"context": pytest.approx(removed * 2.5 / 1e6)}
+    assert outcome.baseline_cost_usd - outcome.cost_usd == pytest.approx(outcome.saved_by["context"])
+
+
+def test_routing_saving_is_accounted_separately():
+    decision = decide("defaults: {route: {model: gpt-4o-mini}}")
+    request = validate_chat_request({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    plan = plan_request(request, b"{}", SETTINGS, decision)
+    outcome = outcome_for(plan, Usage(prompt_tokens=1000, completion_tokens=500))
+    assert plan.route == "routed" and outcome.models == ("gpt-4o-mini",)
+    expected = (1000 * (2.5 - 0.15) + 500 * (10 - 0.6)) / 1e6
+    assert outcome.saved_by == {"routing": pytest.approx(expected)} and outcome.saved_usd == pytest.approx(expected)
+
+
+def test_split_is_priced_when_subtasks_exist():
+    a = analysis(subtasks=("What is 2+2?", "Name a prime.", "Define entropy."))
+    decision = decide("defaults: {split: {allowed: true, worker_model: gpt-4o-mini, max_workers: 2}}", a=a)
+    split = next(o for o in decision.options if o.kind == "split")
+    assert split.workers == 2 and split.model.name == "gpt-4o-mini" and split.cost_usd > 0

@@ -86,8 +86,7 @@ async def _run(requests: int) -> dict[str, object]:
         await sim_runner.cleanup()
     ok = sum(result["status"] == "200" for result in results)
     return {"workload": workload.source, "requests": len(results), "succeeded": ok, "seconds": round(elapsed, 2),
-            "requested_model": DEMO_MODEL, "ledger": snapshot,
-            "mechanisms": "none enabled yet: every request ran on the main session as asked"}
+            "requested_model": DEMO_MODEL, "policy": "default", "ledger": snapshot}
 
 
 def run_demo(requests: int, report_path: str) -> int:
@@ -98,7 +97,11 @@ def run_demo(requests: int, report_path: str) -> int:
     print(f"tokens:   {total['prompt_tokens']} prompt + {total['completion_tokens']} completion")
     print(f"cost:     ${total['cost_usd']:.4f} paid, ${total['baseline_cost_usd']:.4f} as asked, "
           f"${total['saved_usd']:.4f} saved")
-    print(f"savings:  {report['mechanisms']}")
+    share = total["saved_usd"] / total["baseline_cost_usd"] if total["baseline_cost_usd"] else 0.0
+    by_mechanism = ", ".join(f"{name} ${amount:.4f}" for name, amount in total["saved_by"].items()) or "none"
+    print(f"saved:    {share:.1%} of the cost as asked (by mechanism: {by_mechanism})")
+    for model, figures in report["ledger"]["by_model"].items():  # type: ignore[index]
+        print(f"  {model:<24} {figures['requests']:>4} requests  ${figures['cost_usd']:.4f}")
     Path(report_path).write_text(json.dumps(report, indent=2))
     print(f"report written to {report_path}")
     return 0 if report["succeeded"] == report["requests"] else 1

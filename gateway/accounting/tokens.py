@@ -12,9 +12,9 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Callable, Iterable
 
 log = logging.getLogger(__name__)
@@ -161,8 +161,22 @@ def _heuristic_counter(encoding: str) -> TokenCounter:
     return TokenCounter(encoding, "heuristic", True, lambda text: max(1, (len(text) + 3) // 4))
 
 
-@lru_cache(maxsize=None)
+_LOAD_LOCK = threading.Lock()
+_COUNTERS: dict[str, TokenCounter] = {}
+
+
 def counter_for_encoding(encoding: str) -> TokenCounter:
+    counter = _COUNTERS.get(encoding)
+    if counter is None:
+        # Start-up preloads in threads while the first request may ask too: load each vocabulary once.
+        with _LOAD_LOCK:
+            counter = _COUNTERS.get(encoding)
+            if counter is None:
+                counter = _COUNTERS[encoding] = _load_counter(encoding)
+    return counter
+
+
+def _load_counter(encoding: str) -> TokenCounter:
     for build in (_tiktoken_counter, _bpe_openai_counter):
         counter = build(encoding)
         if counter is not None:

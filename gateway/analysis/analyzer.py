@@ -17,7 +17,7 @@ from gateway.analysis.types import TASK_TYPES, Analysis
 
 FOLLOW_UP_DEPENDENCY = 0.6   # at or above: the turn leans on the conversation
 FOLLOW_UP_OWN_SCORE = 3.0    # ...and unless its own task evidence is at least this strong, it is a follow-up
-SUBTASK_MAX_DEPENDENCY = 0.6 # subtasks must be answerable alone: none when the turn needs the conversation
+SUBTASK_MAX_DEPENDENCY = 0.6  # subtasks must be answerable alone: none when the turn needs the conversation
 PASTED_CHARS = 800
 
 
@@ -36,11 +36,14 @@ def analyze(messages: list[dict], tools: list[dict] | None, counter: TokenCounte
     assistant_tail = _assistant_tail(messages, turn)
     lowered = lower_window(text)
     tokens_words = words(lowered)
-    pasted = has_code(text) or (len(text) > PASTED_CHARS and "\n" in text)
+    code = has_code(text)
+    pasted = code or (len(text) > PASTED_CHARS and "\n" in text)
     signals: list[str] = []
 
-    dep, dep_evidence = dependency.estimate(text, has_history, assistant_tail, pasted)
-    kind, kind_confidence, evidence, scores = task_type.classify(lowered, text)
+    persona = dependency.persona_weight(_first_user(messages, turn)) if has_history else 0.0
+    dep, dep_evidence = dependency.estimate(text, has_history, assistant_tail, pasted,
+                                            lambda: _earlier_words(messages, turn), persona)
+    kind, kind_confidence, evidence, scores = task_type.classify(lowered, code)
     own_score = scores.get(kind, 0.0)
     if hint in TASK_TYPES:
         kind, kind_confidence = hint, 0.95
@@ -70,6 +73,8 @@ def analyze(messages: list[dict], tools: list[dict] | None, counter: TokenCounte
                    f"tools {tokens.tools}")
     clarity = 1.0 if not has_history else abs(dep - 0.5) * 2
     confidence = round(kind_confidence * (0.7 + 0.3 * clarity), 3)
+    if hint in TASK_TYPES:
+        confidence = max(confidence, 0.9)  # the client knows its own task
     return Analysis(tokens=tokens, task_type=kind, complexity=level, context_dependency=dep, subtasks=found,
                     confidence=confidence, last_user_text=text, user_turns=user_turns, signals=tuple(signals))
 
@@ -83,3 +88,26 @@ def _assistant_tail(messages: list[dict[str, Any]], turn: int) -> str:
         if message.get("role") == "user":
             return ""
     return ""
+
+
+EARLIER_CHARS = 1000  # of the previous user turn and of each end of the assistant's answer
+
+
+def _earlier_words(messages: list[dict[str, Any]], turn: int) -> str:
+    """Words of the previous exchange (bounded): the assistant's answers since the previous user turn, and that turn."""
+    parts: list[str] = []
+    for index in range(turn - 1, -1, -1):
+        message = messages[index]
+        role = message.get("role")
+        if role == "assistant":
+            content = content_text(message.get("content"))
+            parts.append(content if len(content) <= 2 * EARLIER_CHARS
+                         else content[:EARLIER_CHARS] + "\n" + content[-EARLIER_CHARS:])
+        elif role == "user":
+            parts.append(content_text(message.get("content"))[:2 * EARLIER_CHARS])
+            break  # the previous exchange only: older turns are what that one already built on
+    return dependency.history_words("\n".join(parts))
+
+
+def _first_user(messages: list[dict[str, Any]], turn: int) -> str:
+    return next((content_text(m.get("content"))[:600] for m in messages[:turn] if m.get("role") == "user"), "")

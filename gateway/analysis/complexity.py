@@ -18,13 +18,14 @@ _CONSTRAINT_WORDS = frozenset(("must", "should", "without", "exactly", "only", "
                                "format", "include", "don't", "never", "always", "strictly", "mandatory", "within"))
 _CHIT_CHAT = frozenset(("hi", "hello", "hey", "thanks", "thank", "bye", "goodbye", "morning", "evening", "cheers",
                         "ok", "okay", "cool", "great", "nice", "lol", "yes", "no", "sure"))
-_PROOF = frozenset(("prove", "proof", "theorem", "lemma", "induction", "rigorous", "rigorously", "derive", "derivation"))
+_PROOF = frozenset(("prove", "proof", "theorem", "lemma", "induction", "rigorous", "rigorously", "derive",
+                    "derivation"))
 _SYSTEMS = frozenset(("architecture", "scalable", "scalability", "distributed", "microservices", "concurrency",
                       "concurrent", "fault-tolerant", "consensus", "sharding", "throughput", "latency"))
 _ALGORITHMIC = frozenset(("complexity", "asymptotic", "optimize", "optimise", "optimization", "algorithm",
                           "algorithms", "recursion", "recursive", "dynamic", "graph", "np-hard", "heuristic"))
 _DEPTH = frozenset(("detailed", "comprehensive", "thorough", "in-depth", "elaborate", "nuanced", "critically",
-                    "justify", "step-by-step"))
+                    "justify", "justified", "step-by-step", "trade-off", "trade-offs", "tradeoffs"))
 _WHOLE_APP = re.compile(r"\b(?:full|complete|entire|whole|production|end-to-end|working)\b[\w\s-]{0,20}"
                         r"\b(?:app|application|website|system|game|backend|platform|service|project|program)\b")
 _LIST_LINE = re.compile(r"\n[ \t]*(?:\d{1,2}[.)]|[-*•])[ \t]")
@@ -48,15 +49,15 @@ def estimate(lowered: str, tokens: list[str], task_type: str, turn_tokens: int) 
     if constraints:
         score += min(1.2, 0.2 * constraints)
         reasons.append(f"{constraints} constraint words")
-    items = len(_LIST_LINE.findall(lowered))
+    items = len(_LIST_LINE.findall(lowered)) if "\n" in lowered else 0
     if items >= 2:
         score += min(0.8, 0.15 * items)
         reasons.append(f"{items} listed points")
     if word_set & _PROOF:
-        score += 1.5
+        score += 1.8
         reasons.append("proof")
     if word_set & _SYSTEMS or ("design" in word_set and "system" in word_set):
-        score += 1.2
+        score += 1.8
         reasons.append("system design")
     if word_set & _ALGORITHMIC and task_type in ("code_generation", "math", "reasoning"):
         score += 0.8
@@ -64,7 +65,7 @@ def estimate(lowered: str, tokens: list[str], task_type: str, turn_tokens: int) 
     if word_set & _DEPTH or "step by step" in lowered or "in detail" in lowered:
         score += 0.5
         reasons.append("asks for depth")
-    if task_type == "math" and len(_NUMBER.findall(lowered, 0, 2000)) >= 4:
+    if task_type == "math" and len(_NUMBER.findall(lowered, 0, 2000)) >= 4:  # (math turns only)
         score += 0.5
         reasons.append("multi-step arithmetic")
     if task_type == "code_generation" and _WHOLE_APP.search(lowered, 0, 2000):

@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 
 _MARKER = re.compile(r"[ \t]*(?:(?P<num>\d{1,2})[.)]|\((?P<pnum>\d{1,2})\)|(?P<let>[a-hA-H])[.)]|\((?P<plet>[a-h])\)"
                      r"|(?P<bul>[-*•+])|Q(?:uestion)?\s*(?P<q>\d{1,2})\s*[:.)])[ \t]+(?=\S)")
+_MARKER_LINE = re.compile(r"^[ \t]*(?:\d{1,2}[.)]|\(\d{1,2}\)|[a-hA-H][.)]|\([a-h]\)|[-*•+]|Q(?:uestion)?\s*\d{1,2}"
+                          r"\s*[:.)])[ \t]+\S", re.M)
 _MARKER_FIRST = frozenset("0123456789-*•+(abcdefghABCDEFGHQ")
+_QUESTION_END = re.compile(r"[?？][\s\"'*)]*(?:\([^()]{0,24}\))?[\s.]*$")  # "...? (5 pts)"
+_INLINE_MARKER = re.compile(r"(?:(?<=\s)|^)\(?(\d{1,2})[.)]\s+")
 _INLINE_SPLIT = re.compile(r"\s*,\s*(?:and\s+|or\s+|&\s*)?|\s*;\s*|\s+and\s+|\s+&\s+")
-MAX_LINES = 4000
+MAX_LINES = 2000
 _RANK = {"num": 0, "q": 0, "let": 1, "bul": 2}
 
 
@@ -66,9 +70,16 @@ def _marker(line: str) -> tuple[str, int, int] | None:
     return None
 
 
-def marker_blocks(text: str) -> list[Block]:
-    """Runs of same-family list items; continuation lines belong to the item, deeper-indented items too."""
+def marker_blocks(text: str, max_items: int = 256) -> list[Block]:
+    """Runs of same-family list items; continuation lines belong to the item, deeper-indented items too.
+
+    One C-level scan counts the marker lines first: under two there is no list, and over `max_items` the list is too
+    long to split, so the line-by-line pass only runs for lists worth parsing.
+    """
     if "\n" not in text:
+        return []
+    count = sum(1 for _ in zip(range(max_items + 1), _MARKER_LINE.finditer(text)))
+    if count < 2 or count > max_items:
         return []
     lines = _lines(text)[:MAX_LINES]
     blocks: list[Block] = []
@@ -105,22 +116,61 @@ def marker_blocks(text: str) -> list[Block]:
     return [block for block in blocks if len(block.items) >= 2]
 
 
-def question_lines(text: str) -> list[Item]:
+def inline_enumeration(text: str) -> list[Item]:
+    """'(1) Was A alive? (2) Was B dead? (3) ...' inside a paragraph: markers numbered 1, 2, 3... in order."""
+    if "1." not in text and "1)" not in text:
+        return []
+    chain: list[re.Match[str]] = []
+    for match in _INLINE_MARKER.finditer(text, 0, 20000):
+        number = int(match.group(1))
+        if number == len(chain) + 1:
+            chain.append(match)
+        elif number == 1 and len(chain) < 2:
+            chain = [match]
+    if len(chain) < 2:
+        return []
+    items = []
+    for match, following in zip(chain, chain[1:] + [None]):
+        if following is not None:
+            end = following.start()
+        else:
+            blank = text.find("\n\n", match.end())
+            end = len(text) if blank < 0 else blank
+        body = text[match.end():end].strip()
+        items.append(Item(match.start(), match.start() + len(text[match.start():end].rstrip()), body, "num"))
+    return items
+
+
+def question_lines(text: str, max_items: int = 256) -> list[Item]:
     """Lines that are whole questions (end with '?'), with their spans; the line-per-question layout."""
-    if "\n" not in text or text.count("?") < 2:
+    marks = text.count("?") + text.count("？")
+    if "\n" not in text or marks < 2 or marks > 4 * max_items:
         return []
     out = []
     for offset, line in _lines(text)[:MAX_LINES]:
         body = line.strip()
-        if body.endswith("?") or body.endswith('?"') or body.endswith("?*"):
+        if _QUESTION_END.search(body):
             out.append(Item(offset, offset + len(line.rstrip("\r\n")), body, "line"))
     return out
 
 
 def inline_items(phrase: str) -> list[str]:
-    """'A, B, and C' -> [A, B, C]; items are stripped of articles and punctuation, empty ones dropped."""
+    """'A, B (x, y), and C' -> [A, B (x, y), C]: split on commas, 'and', ';' outside brackets; empty pieces dropped."""
+    pieces, depth, last = [], 0, 0
+    masked = []
+    for char in phrase:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}" and depth:
+            depth -= 1
+        masked.append(char if depth == 0 else "_")
+    flat = "".join(masked)
+    for match in _INLINE_SPLIT.finditer(flat):
+        pieces.append(phrase[last:match.start()])
+        last = match.end()
+    pieces.append(phrase[last:])
     items = []
-    for piece in _INLINE_SPLIT.split(phrase.strip(" .:,")):
+    for piece in pieces:
         piece = piece.strip(" .,:;\"'`*")
         if piece:
             items.append(piece)

@@ -9,137 +9,80 @@ from __future__ import annotations
 
 import re
 
-from gateway.analysis.text import has_code, words
+from gateway.analysis.task_lexicon import CODE_LANG_HINT, CREATE_VERBS, LEXICON, OBJECTS, QUESTION_START
+from gateway.analysis.text import Gated, words
 
-# word -> (task type, weight); a type's score is the sum of its distinct matched words.
-_LEXICON: dict[str, tuple[str, float]] = {}
+HEAD_WORDS = 40          # words of the opening instruction count 1.5x
+MIN_SCORE = 1.5          # below this no type has real evidence: open_question
 
-
-def _add(task: str, weight: float, *keys: str) -> None:
-    for key in keys:
-        _LEXICON[key] = (task, weight)
-
-
-_add("summarization", 3.0, "summarize", "summarise", "summarized", "summarised", "summarizing", "summarising",
-     "summary", "summaries", "summarization", "tldr", "tl;dr", "synopsis")
-_add("summarization", 2.0, "condense", "recap", "gist", "takeaways")
-_add("extraction", 3.0, "extract", "extracting", "extraction")
-_add("extraction", 1.5, "entities", "entity", "ner")
-_add("extraction", 0.7, "keywords", "parse", "fields")
-_add("classification", 3.0, "classify", "classification", "categorize", "categorise", "categorization", "sentiment")
-_add("classification", 1.2, "spam", "intent", "toxic", "offensive", "sarcastic", "category", "categories", "label")
-_add("classification", 0.7, "positive", "negative", "neutral")
-_add("translation", 3.5, "translate", "translated", "translating", "translation", "translations", "translator")
-_add("translation", 1.0, "english", "french", "spanish", "german", "chinese", "japanese", "korean", "italian",
-     "portuguese", "russian", "arabic", "hindi", "dutch", "swedish", "polish", "turkish", "vietnamese", "mandarin",
-     "greek", "hebrew", "latin", "ukrainian", "indonesian", "thai", "persian")
-_add("rewriting", 3.0, "rewrite", "rewriting", "re-write", "rephrase", "paraphrase", "reword", "proofread",
-     "rework", "revise", "reformulate", "shorten", "polish")
-_add("rewriting", 1.2, "grammar", "typos", "spelling", "punctuation", "formal", "concise", "edit", "improve", "tone")
-_add("code_generation", 1.5, "python", "javascript", "typescript", "java", "c++", "c#", "golang", "rust", "ruby", "php",
-     "sql", "bash", "html", "css", "react", "node.js", "nodejs", "django", "flask", "kotlin", "swift", "scala",
-     "haskell", "matlab", "powershell", "regex", "vba", "pandas", "numpy", "docker", "kubernetes", "typescript",
-     "jquery", "vue", "angular", "cpp", "shell", "linux", "unix", "api", "json", "yaml", "git")
-_add("code_generation", 1.0, "function", "functions", "class", "method", "program", "code", "coding", "snippet",
-     "endpoint", "algorithm", "implementation", "query", "bug", "error", "exception", "compile", "compiler",
-     "library", "module", "repository", "variable", "array", "loop", "recursion", "recursive", "script",
-     "database", "runtime", "syntax", "framework", "backend", "frontend")
-_add("code_generation", 2.5, "implement", "debug", "refactor", "traceback", "stacktrace", "segfault")
-_add("math", 1.5, "solve", "calculate", "compute", "equation", "equations", "integral", "derivative", "probability",
-     "theorem", "polynomial", "algebra", "calculus")
-_add("math", 1.0, "matrix", "eigenvalue", "logarithm", "factorial", "prime", "fraction", "percentage", "percent",
-     "geometry", "triangle", "circle", "area", "perimeter", "volume", "radius", "inequality", "sqrt", "modulo",
-     "sum", "average", "median", "ratio", "divisible", "integer", "integers", "digits", "prove", "proof", "vertices")
-_add("reasoning", 2.5, "riddle", "puzzle", "logic", "logical", "deduce", "deduction", "paradox", "syllogism")
-_add("reasoning", 1.0, "reasoning", "reason", "infer", "compare", "contrast", "tradeoffs", "trade-offs", "pros",
-     "cons", "evaluate", "analyze", "analyse", "analysis", "assess", "critique", "argument", "implications",
-     "consequences", "uncertain", "statement", "statements", "conclusion", "evidence")
-_add("creative_writing", 2.5, "story", "stories", "poem", "poems", "poetry", "song", "lyrics", "haiku", "limerick",
-     "sonnet", "fiction", "narrative", "screenplay", "rap", "verse", "rhyme", "rhymes", "novel", "fairy", "fable")
-_add("creative_writing", 1.0, "essay", "blog", "article", "email", "letter", "speech", "tweet", "slogan", "tagline",
-     "joke", "jokes", "advertisement", "bio", "caption", "headline", "pitch", "toast", "dialogue", "imagine",
-     "pretend", "roleplay", "role-play", "character", "characters", "plot", "creative", "persuasive", "catchy")
-_add("open_question", 1.0, "explain", "describe", "define", "difference", "meaning", "history", "advice", "recommend")
-
-_CREATE_VERBS = frozenset(("write", "create", "generate", "compose", "draft", "craft", "make", "produce", "build",
-                           "develop", "design", "implement", "code", "program", "give", "provide", "prepare"))
-_OBJECTS: dict[str, str] = {}
-for _obj in ("function", "functions", "class", "method", "program", "code", "api", "endpoint", "query", "component",
-             "app", "application", "website", "webpage", "bot", "algorithm", "regex", "test", "tests", "module",
-             "library", "cli", "server", "schema", "implementation", "snippet", "macro", "dockerfile"):
-    _OBJECTS[_obj] = "code_generation"
-for _obj in ("story", "poem", "song", "lyrics", "haiku", "limerick", "sonnet", "essay", "blog", "post", "article",
-             "email", "letter", "speech", "dialogue", "tweet", "slogan", "tagline", "joke", "rap", "ad",
-             "advertisement", "description", "bio", "caption", "headline", "outline", "pitch", "proposal", "toast",
-             "novel", "chapter", "scene", "eulogy", "limericks", "poems", "stories", "jokes", "narrative", "tale",
-             "review", "message", "invitation", "announcement", "script", "conversation", "riddle", "verse"):
-    _OBJECTS[_obj] = "creative_writing"
-_OBJECTS["summary"] = "summarization"
-_OBJECTS["translation"] = "translation"
-_OBJECTS["proof"] = "math"
-
-_QUESTION_START = frozenset(("what", "who", "when", "where", "why", "how", "which", "is", "are", "can", "could",
-                             "do", "does", "did", "should", "would", "will", "whats", "what's", "explain", "describe",
-                             "tell"))
 _MATH_EXPR = re.compile(r"\d\s*[-+*/^×÷=<>]\s*[\d(x-z]|\b[a-z]\s*[=<>]\s*-?\d|\\frac|\\sqrt|\\int|\bf\([a-z]\)|\|\s*x")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![.)]\s)")  # not list markers ("1. ", "2) ")
-_CODE_LANG_HINT = frozenset(("python", "javascript", "typescript", "java", "sql", "bash", "html", "css", "react",
-                             "c++", "golang", "rust", "php", "ruby", "kotlin", "swift", "node.js", "powershell"))
+_NUMBER = re.compile(r"(?<![\w.])\$?\d+(?:[.,]\d+)?(?![.)]\s)")  # not list markers ("1. ", "2) ")
+_QUANTITY_QUESTION = re.compile(r"\bhow (?:many|much|long|far|old)\b|\bwhat (?:is|was|would be|will be) the (?:total|"
+                                r"sum|value|remainder|probability|area|average|difference|cost|price|amount|result)\b")
+_PERSONA = Gated(re.compile(r"\b(?:pretend|imagine yourself|picture yourself|act as|(?:play|take on|assume|embrace|"
+                            r"adopt) the (?:role|persona|character)|embody|role-?play|in character|you are now)\b"),
+                 "pretend", "imagine", "picture", "act", "role", "persona", "character", "embody", "roleplay",
+                 "role-play", "now")
+_DIGIT = re.compile(r"\d")
+_PUZZLE_TAIL = re.compile(r"[.!]\s+[^.!?]{0,200}\?\s*$")
 
-HEAD_WORDS = 40  # words in the opening instruction count more
 
-
-def classify(lowered: str, text: str) -> tuple[str, float, list[str], dict[str, float]]:
-    """(task type, confidence 0..1, the evidence words, all scores) for the lowered instruction window."""
+def classify(lowered: str, code: bool) -> tuple[str, float, list[str], dict[str, float]]:
+    """(task type, confidence 0..1, the evidence words, all scores) for the lowered instruction window; `code`: the
+    turn carries code."""
     tokens = words(lowered)
     scores: dict[str, float] = {}
     evidence: dict[str, list[str]] = {}
     seen: set[str] = set()
     for position, word in enumerate(tokens):
-        hit = _LEXICON.get(word)
-        if hit is not None and word not in seen:
+        hits = LEXICON.get(word)
+        if hits is not None and word not in seen:
             seen.add(word)
-            task, weight = hit
-            if position < HEAD_WORDS:
-                weight *= 1.5
-            scores[task] = scores.get(task, 0.0) + weight
-            evidence.setdefault(task, []).append(word)
-        if word in _CREATE_VERBS and position < 200:
+            for task, weight in hits:
+                _vote(scores, evidence, task, weight * 1.5 if position < HEAD_WORDS else weight, word)
+        if word in CREATE_VERBS and position < 200:
             for obj in tokens[position + 1:position + 6]:
-                task = _OBJECTS.get(obj)
+                task = OBJECTS.get(obj)
                 if task is not None:
-                    bonus = 3.5 if position < HEAD_WORDS else 2.0
-                    if obj == "script" and _CODE_LANG_HINT.intersection(tokens):
+                    if obj == "script" and CODE_LANG_HINT.intersection(tokens):
                         task = "code_generation"
-                    scores[task] = scores.get(task, 0.0) + bonus
-                    evidence.setdefault(task, []).append(f"{word} {obj}")
+                    _vote(scores, evidence, task, 3.5 if position < HEAD_WORDS else 2.0, f"{word} {obj}")
                     break
-    _structure(lowered, text, tokens, scores, evidence)
+    _structure(lowered, code, tokens, scores, evidence)
     return _decide(scores, evidence)
 
 
-def _structure(lowered: str, text: str, tokens: list[str], scores: dict[str, float],
+def _vote(scores: dict[str, float], evidence: dict[str, list[str]], task: str, weight: float, why: str) -> None:
+    scores[task] = scores.get(task, 0.0) + weight
+    evidence.setdefault(task, []).append(why)
+
+
+def _structure(lowered: str, code: bool, tokens: list[str], scores: dict[str, float],
                evidence: dict[str, list[str]]) -> None:
-    """Non-lexical evidence: code in the turn, arithmetic, the shape of a question."""
-    if has_code(text):
-        scores["code_generation"] = scores.get("code_generation", 0.0) + 2.0
-        evidence.setdefault("code_generation", []).append("code block")
-    numbers = len(_NUMBER.findall(lowered, 0, 2000))
-    if _MATH_EXPR.search(lowered, 0, 2000):
-        scores["math"] = scores.get("math", 0.0) + 2.0
-        evidence.setdefault("math", []).append("expression")
-    if numbers >= 2 and ("how many" in lowered or "how much" in lowered):
-        scores["math"] = scores.get("math", 0.0) + 1.5
-        evidence.setdefault("math", []).append(f"{numbers} numbers")
-    if tokens and (tokens[0] in _QUESTION_START or lowered.rstrip().endswith("?")):
-        scores["open_question"] = scores.get("open_question", 0.0) + 1.5
-        evidence.setdefault("open_question", []).append("question form")
+    """Non-lexical evidence: code in the turn, arithmetic, personas, the shape of a question or a puzzle."""
+    if code:
+        _vote(scores, evidence, "code_generation", 2.0, "code block")
+    digits = _DIGIT.search(lowered) is not None  # the arithmetic patterns all need one (or LaTeX, or f(x))
+    numbers = len(_NUMBER.findall(lowered, 0, 2000)) if digits else 0
+    if (digits or "\\" in lowered or "f(" in lowered) and _MATH_EXPR.search(lowered, 0, 2000):
+        _vote(scores, evidence, "math", 2.0, "expression")
+    quantity = _QUANTITY_QUESTION.search(lowered, 0, 2000) if numbers >= 2 else None
+    if quantity:
+        _vote(scores, evidence, "math", 1.5 + min(1.0, 0.25 * numbers), f"{numbers} numbers, '{quantity.group(0)}'")
+    if _PERSONA.search(lowered[:400], set(tokens[:80])):
+        _vote(scores, evidence, "creative_writing", 2.5, "role-play")
+    question = lowered.rstrip().endswith("?")
+    if tokens and (tokens[0] in QUESTION_START or question):
+        _vote(scores, evidence, "open_question", 1.5, "question form")
+    if question and not numbers and len(tokens) <= 120 and _PUZZLE_TAIL.search(lowered[-400:]) \
+            and lowered.count(". ") >= 2:
+        _vote(scores, evidence, "reasoning", 1.0, "facts, then a question")
 
 
 def _decide(scores: dict[str, float], evidence: dict[str, list[str]]) -> tuple[str, float, list[str],
                                                                                  dict[str, float]]:
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
-    if not ranked or ranked[0][1] < 1.5:
+    if not ranked or ranked[0][1] < MIN_SCORE:
         return "open_question", 0.4, evidence.get("open_question", []), scores
     best, top = ranked[0]
     second = ranked[1][1] if len(ranked) > 1 else 0.0

@@ -67,3 +67,23 @@ def has_code(text: str) -> bool:
     sample = window(text)
     return sum(1 for marker in ("def ", "return ", "){", ") {", "};", "import ", "#include", "=>", "</", "self.")
                if marker in sample) >= 2
+
+
+class Gated:
+    """A regex that only runs when one of its trigger words is among the turn's words.
+
+    Most turns contain none of a rule's words, and a set check costs far less than a case-folded regex scan; the
+    trigger set must name at least one word that every alternative of the pattern needs.
+    """
+
+    __slots__ = ("pattern", "triggers")
+
+    def __init__(self, pattern: re.Pattern[str], *triggers: str):
+        self.pattern = pattern
+        self.triggers = frozenset(triggers)
+
+    def search(self, text: str, present: set[str] | frozenset[str]) -> re.Match[str] | None:
+        return None if self.triggers.isdisjoint(present) else self.pattern.search(text)
+
+    def finditer(self, text: str, present: set[str] | frozenset[str]) -> list[re.Match[str]]:
+        return [] if self.triggers.isdisjoint(present) else list(self.pattern.finditer(text))

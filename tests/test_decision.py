@@ -24,16 +24,13 @@ COUNTER = counter_for_model("gpt-4o")
 
 
 class ThresholdRouter:
-    """A transparent router for these tests: adequacy by tier, threshold = 1 - quality_risk."""
+    """A transparent router for these tests: adequacy by tier alone (the engine needs 1 - quality_risk)."""
 
     def __init__(self, adequacy_by_tier: dict[str, float]):
         self.adequacy_by_tier = adequacy_by_tier
 
-    def adequacy(self, prompt: str, tier: str) -> float:
+    def adequacy(self, prompt, model, tier=None, premium=None, premium_tier=None) -> float:
         return self.adequacy_by_tier[tier]
-
-    def threshold(self, quality_risk: float) -> float:
-        return 1.0 - quality_risk
 
 
 def decide(policy_text: str, router=None, a=None, messages=None, model="gpt-4o"):

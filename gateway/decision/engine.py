@@ -25,11 +25,10 @@ _PER_MILLION = 1_000_000
 
 
 class Router(Protocol):
-    """Judges whether a cheaper tier is good enough for a prompt (see gateway/routing)."""
+    """Judges how likely a model is to answer a prompt as well as the requested one (see gateway/routing)."""
 
-    def adequacy(self, prompt: str, tier: str) -> float: ...
-
-    def threshold(self, quality_risk: float) -> float: ...
+    def adequacy(self, prompt: str, model: str, tier: str | None = None, premium: str | None = None,
+                 premium_tier: str | None = None) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -117,11 +116,11 @@ class DecisionEngine:
             model = self.settings.find_model(name)
             if model is None or model.name == requested.name or not self._usable(model, requested):
                 continue
-            verdicts.append((model, *self._verdict(model, analysis, actions, floor, output, judged)))
+            verdicts.append((model, *self._verdict(model, requested, analysis, actions, floor, output, judged)))
         return verdicts
 
-    def _verdict(self, model: ModelSpec, analysis: Analysis, actions: Actions, floor: int, output: int,
-                 judged: bool) -> tuple[bool, str]:
+    def _verdict(self, model: ModelSpec, requested: ModelSpec, analysis: Analysis, actions: Actions, floor: int,
+                 output: int, judged: bool) -> tuple[bool, str]:
         if TIERS.index(model.tier) < floor:
             return False, f"tier {model.tier} is below the floor {actions.quality_floor}"
         if analysis.tokens.total + output > model.context_window:
@@ -130,8 +129,9 @@ class DecisionEngine:
             return True, "named by the rule"
         if self.router is None:
             return actions.quality_risk >= 1.0, "no quality router loaded"
-        adequacy = self.router.adequacy(analysis.last_user_text, model.tier)
-        threshold = self.router.threshold(actions.quality_risk)
+        adequacy = self.router.adequacy(analysis.last_user_text, model.name, model.tier,
+                                        premium=requested.name, premium_tier=requested.tier)
+        threshold = 1.0 - actions.quality_risk  # quality_risk: the largest chance of a worse answer accepted
         verdict = "trusted" if adequacy >= threshold else "not trusted"
         return adequacy >= threshold, f"{verdict}: adequacy {adequacy:.2f} vs {threshold:.2f} needed"
 

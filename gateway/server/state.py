@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -15,6 +16,8 @@ from gateway.decision.plan import Plan
 from gateway.policy.loader import Catalog
 from gateway.policy.store import PolicyStore
 from gateway.upstream.client import UpstreamClient
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,8 +40,15 @@ class GatewayState:
 
 
 def load_router() -> Router | None:
-    """The quality router; without it, auto-routing only takes models when a policy accepts any quality risk."""
-    return None
+    """The quality router shipped in the package; without it, auto-routing takes a cheaper model only where a
+    policy accepts any quality risk (quality_risk 1)."""
+    try:
+        from gateway.routing.quality import QualityRouter
+
+        return QualityRouter.load_default()
+    except (ImportError, FileNotFoundError, KeyError, ValueError) as exc:
+        log.warning("quality router unavailable (%s); auto-routing stays with the requested model", exc)
+        return None
 
 
 def load_policies(settings: Settings) -> PolicyStore:

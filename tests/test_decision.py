@@ -29,8 +29,8 @@ class ThresholdRouter:
     def __init__(self, adequacy_by_tier: dict[str, float]):
         self.adequacy_by_tier = adequacy_by_tier
 
-    def adequacy(self, prompt, model, tier=None, premium=None, premium_tier=None) -> float:
-        return self.adequacy_by_tier[tier]
+    def adequacies(self, prompt, models, premium, premium_tier=None) -> list[float]:
+        return [self.adequacy_by_tier[tier] for _, tier in models]
 
 
 def decide(policy_text: str, router=None, a=None, messages=None, model="gpt-4o"):

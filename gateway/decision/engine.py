@@ -12,7 +12,7 @@ prompt at the rule's `quality_risk`. When the analysis is unsure, the request ru
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from gateway.accounting.tokens import TokenCounter
 from gateway.analysis.types import Analysis
@@ -25,10 +25,10 @@ _PER_MILLION = 1_000_000
 
 
 class Router(Protocol):
-    """Judges how likely a model is to answer a prompt as well as the requested one (see gateway/routing)."""
+    """Judges how likely models are to answer a prompt as well as the requested one (see gateway/routing)."""
 
-    def adequacy(self, prompt: str, model: str, tier: str | None = None, premium: str | None = None,
-                 premium_tier: str | None = None) -> float: ...
+    def adequacies(self, prompt: str, models: Sequence[tuple[str, str | None]], premium: str,
+                   premium_tier: str | None = None) -> list[float]: ...
 
 
 @dataclass(frozen=True)
@@ -110,30 +110,31 @@ class DecisionEngine:
             names = [m.name for m in self.settings.catalog() if m.is_chat and (route.mode == "auto" or
                                                                                m.tier == route.tier)]
         floor = TIERS.index(actions.quality_floor)
-        judged = route.mode != "model"  # a model the operator names is taken on the operator's word
-        verdicts = []
-        for name in names:
-            model = self.settings.find_model(name)
-            if model is None or model.name == requested.name or not self._usable(model, requested):
-                continue
-            verdicts.append((model, *self._verdict(model, requested, analysis, actions, floor, output, judged)))
-        return verdicts
+        models = [model for model in map(self.settings.find_model, names)
+                  if model is not None and model.name != requested.name and self._usable(model, requested)]
+        verdicts = [(model, *_limits(model, analysis, actions, floor, output)) for model in models]
+        if route.mode == "model":  # a model the operator names is taken on the operator's word
+            return [(model, ok, note or "named by the rule") for model, ok, note in verdicts]
+        return self._judged(verdicts, analysis, actions, requested)
 
-    def _verdict(self, model: ModelSpec, requested: ModelSpec, analysis: Analysis, actions: Actions, floor: int,
-                 output: int, judged: bool) -> tuple[bool, str]:
-        if TIERS.index(model.tier) < floor:
-            return False, f"tier {model.tier} is below the floor {actions.quality_floor}"
-        if analysis.tokens.total + output > model.context_window:
-            return False, f"prompt and answer exceed its {model.context_window}-token window"
-        if not judged:
-            return True, "named by the rule"
+    def _judged(self, verdicts: list[tuple[ModelSpec, bool, str]], analysis: Analysis, actions: Actions,
+                requested: ModelSpec) -> list[tuple[ModelSpec, bool, str]]:
+        """The quality router's verdict on the models within the limits, all scored in one pass."""
+        within = [model for model, ok, _ in verdicts if ok]
         if self.router is None:
-            return actions.quality_risk >= 1.0, "no quality router loaded"
-        adequacy = self.router.adequacy(analysis.last_user_text, model.name, model.tier,
-                                        premium=requested.name, premium_tier=requested.tier)
+            trusted = actions.quality_risk >= 1.0
+            return [(m, ok and trusted, note or "no quality router loaded") for m, ok, note in verdicts]
+        scores = dict(zip((m.name for m in within), self.router.adequacies(
+            analysis.last_user_text, [(m.name, m.tier) for m in within], requested.name, requested.tier)))
         threshold = 1.0 - actions.quality_risk  # quality_risk: the largest chance of a worse answer accepted
-        verdict = "trusted" if adequacy >= threshold else "not trusted"
-        return adequacy >= threshold, f"{verdict}: adequacy {adequacy:.2f} vs {threshold:.2f} needed"
+        judged = []
+        for model, ok, note in verdicts:
+            if ok:
+                adequacy = scores[model.name]
+                ok = adequacy >= threshold
+                note = f"{'trusted' if ok else 'not trusted'}: adequacy {adequacy:.2f} vs {threshold:.2f} needed"
+            judged.append((model, ok, note))
+        return judged
 
     def _usable(self, model: ModelSpec, requested: ModelSpec) -> bool:
         """Callable with the credentials at hand: the requested model's own provider (whatever key works for the
@@ -175,6 +176,15 @@ class DecisionEngine:
             reasons.append(f"{choice.kind} on {choice.model.name}: est. ${choice.cost_usd:.6f} vs "
                            f"${main.cost_usd:.6f} as asked ({saved:.0%} less); {choice.note}")
         return tuple(reasons)
+
+
+def _limits(model: ModelSpec, analysis: Analysis, actions: Actions, floor: int, output: int) -> tuple[bool, str]:
+    """The hard limits, before any judgement of quality: the rule's floor and the model's context window."""
+    if TIERS.index(model.tier) < floor:
+        return False, f"tier {model.tier} is below the floor {actions.quality_floor}"
+    if analysis.tokens.total + output > model.context_window:
+        return False, f"prompt and answer exceed its {model.context_window}-token window"
+    return True, ""
 
 
 def _priced(kind: str, model: ModelSpec, prompt: int, output: int, allowed: bool, note: str,

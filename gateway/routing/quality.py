@@ -1,0 +1,218 @@
+"""The quality router: how much of the premium model's quality a cheaper model keeps on a prompt, and the pick.
+
+Model (fitted by `gateway.routing.train`, shipped in `router_params.json`; numpy and the standard library only):
+
+    D(x)             = a linear score of the prompt's words and text statistics: its need for a strong model
+    A(m | reference) = sigmoid(ability[m] - D(x))   expected share of the reference premium's quality m keeps
+    A(m | p)         = 1 - max(0, A(p | reference) - A(m | reference))   for any other requested model p
+
+The abilities read as thresholds on one latent difficulty (an IRT model): m falls short of p when a prompt is hard
+enough for m but not for p. The reference premium is GPT-4-1106, the strongest model of the training data.
+
+The one knob, quality_risk in [0, 1], is the largest expected share of quality the caller accepts to give up on a
+request: `choose` takes the cheapest candidate with A >= 1 - quality_risk, else the premium. Raising the risk only
+adds candidates to that set, so the pick never gets pricier (monotone); 0 keeps the premium, 1 takes the cheapest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import orjson
+
+from gateway.routing.features import (STAT_LABELS, STAT_NAMES, PromptFeatures, extract, quadratic_form, standardize,
+                                      word_scale)
+from gateway.routing.names import lookup_keys
+
+PARAMS_FILE = "router_params.json"
+
+
+class Candidate(NamedTuple):
+    name: str
+    tier: str       # economy | standard | premium: the catalog's tier, used when the router has no data on a model
+    price: float    # the estimated cost of this request on the model (any unit, the same for every candidate)
+
+
+@dataclass(frozen=True)
+class Choice:
+    model: str
+    tier: str
+    price: float
+    adequacy: float         # expected share of the premium's quality kept (1.0 for the premium itself)
+    difficulty: float       # 0..1, see QualityRouter.difficulty
+    routed: bool            # True when the choice is not the premium
+    reasons: tuple[str, ...]
+
+
+def cheapest_adequate(adequacy: np.ndarray, price: np.ndarray, premium: int, quality_risk: float) -> np.ndarray:
+    """Per row, the cheapest column whose adequacy >= 1 - quality_risk (the premium column always qualifies; equal
+    prices go to the more adequate model). The one decision rule: `choose` and the evaluation both call it."""
+    rows = adequacy.shape[0]
+    if quality_risk <= 0.0:
+        return np.full(rows, premium)
+    ok = adequacy >= (1.0 - min(quality_risk, 1.0)) - 1e-12
+    ok[:, premium] = True
+    masked = np.where(ok, price, np.inf)
+    best = masked.min(axis=1, keepdims=True)
+    tie_break = np.where(masked == best, adequacy, -np.inf)
+    tie_break[:, premium] += np.where(masked[:, premium] == best[:, 0], 1.0, 0.0)  # the premium wins exact ties
+    pick = tie_break.argmax(axis=1)
+    return np.where(np.isinf(best[:, 0]), premium, pick)
+
+
+class QualityRouter:
+    """Adequacy predictions from shipped parameters, and the cheapest adequate pick with its reasons."""
+
+    def __init__(self, params: dict) -> None:
+        stats = params["stats"]
+        if list(stats["names"]) != list(STAT_NAMES):
+            raise ValueError("router parameters were trained with other text statistics; retrain the router")
+        self.params = params
+        self.words: dict[bytes, float] = {w.encode(): float(v) for w, v in params["words"].items()}
+        self._mean, self._std = np.array(stats["mean"]), np.array(stats["std"])
+        self._linear, self._quadratic = quadratic_form(np.array(stats["weights"]), bool(stats["interactions"]))
+        self._abilities_seen: dict[tuple[str, str | None], float] = {}
+        self.abilities: dict[str, float] = dict(params["abilities"])
+        self.tiers: dict[str, float] = dict(params["tiers"])
+        self.reference: str = params["reference"]
+
+    @classmethod
+    def load_default(cls) -> "QualityRouter":
+        """The parameters shipped inside the package (no network, no data folder)."""
+        return cls(orjson.loads(resources.files("gateway.routing").joinpath(PARAMS_FILE).read_bytes()))
+
+    @classmethod
+    def from_file(cls, path: str) -> "QualityRouter":
+        with open(path, "rb") as handle:
+            return cls(orjson.loads(handle.read()))
+
+    # -- scores -------------------------------------------------------------------------------------------------
+    def need(self, prompt: str | PromptFeatures) -> float:
+        """D(x) on the logit scale: higher means cheaper models keep less of the premium's quality."""
+        _, word_values, stat_values = self._contributions(extract(prompt) if isinstance(prompt, str) else prompt)
+        return float(word_values.sum() + stat_values.sum())
+
+    def _contributions(self, f: PromptFeatures) -> tuple[list[bytes], np.ndarray, np.ndarray]:
+        """Each known word's and each statistic's share of D(x) (the interactions split evenly per statistic)."""
+        hits = list(self.words.keys() & f.words)
+        word_values = np.fromiter(map(self.words.__getitem__, hits), float, len(hits)) * word_scale(f)
+        z = standardize(f.stats, self._mean, self._std)
+        return hits, word_values, z * (self._linear + self._quadratic @ z)
+
+    def difficulty(self, prompt: str | PromptFeatures) -> float:
+        """0..1: the expected share of the premium's quality a standard-tier model loses on this prompt."""
+        return float(_sigmoid(self.need(prompt) - self.tiers["standard"]))
+
+    def ability(self, model: str, tier: str | None = None) -> float:
+        """The model's learned ability, else its tier's, else the lowest tier's; +inf for the reference premium."""
+        cached = self._abilities_seen.get((model, tier))
+        if cached is not None:
+            return cached
+        value = self.tiers.get(tier or "", min(self.tiers.values()))
+        for key in lookup_keys(model):
+            if key == self.reference or key in self.abilities:
+                value = math.inf if key == self.reference else self.abilities[key]
+                break
+        if len(self._abilities_seen) < 10_000:
+            self._abilities_seen[(model, tier)] = value
+        return value
+
+    def premium_ability(self, premium: str, tier: str | None = None) -> float:
+        """A requested model the router has no data on counts as the reference unless its tier says it is smaller:
+        the cautious reading (cheaper models then keep less of its quality)."""
+        if self.is_known(premium) or tier in ("economy", "standard"):
+            return self.ability(premium, tier)
+        return math.inf
+
+    def is_known(self, model: str) -> bool:
+        return any(k == self.reference or k in self.abilities for k in lookup_keys(model))
+
+    def adequacy(self, prompt: str | PromptFeatures, model: str, tier: str | None = None,
+                 premium: str | None = None, premium_tier: str | None = None) -> float:
+        """Expected share of the premium's quality `model` keeps on `prompt` (premium: the reference by default)."""
+        top = math.inf if premium is None else self.premium_ability(premium, premium_tier)
+        return float(adequacy_from(np.array([self.need(prompt)]), np.array([self.ability(model, tier)]), top)[0, 0])
+
+    def adequacies(self, prompt: str | PromptFeatures, models: Sequence[tuple[str, str | None]], premium: str,
+                   premium_tier: str | None = None) -> list[float]:
+        """Each model's adequacy for one prompt, relative to `premium`: the prompt is scored once (the decision
+        engine's path, where every candidate of a request is judged)."""
+        abilities = np.array([self.ability(name, tier) for name, tier in models])
+        need = np.array([self.need(prompt)])
+        return adequacy_from(need, abilities, self.premium_ability(premium, premium_tier))[0].tolist()
+
+    def adequacy_matrix(self, prompts: Sequence[str], models: Sequence[tuple[str, str | None]], premium: str,
+                        premium_tier: str | None = None) -> np.ndarray:
+        """(prompts x models) adequacies relative to `premium`, for evaluations over many prompts."""
+        needs = np.array([self.need(p) for p in prompts])
+        abilities = np.array([self.ability(name, tier) for name, tier in models])
+        return adequacy_from(needs, abilities, self.premium_ability(premium, premium_tier))
+
+    # -- decision -----------------------------------------------------------------------------------------------
+    def choose(self, prompt: str, candidates: Sequence[Candidate | tuple[str, str, float]], premium: str,
+               quality_risk: float) -> Choice:
+        """The cheapest candidate whose adequacy >= 1 - quality_risk, else the premium (added to the candidates,
+        unpriced, when it is not among them); the reasons say why in one line each."""
+        cands = [Candidate(*c) for c in candidates]
+        if not any(c.name == premium for c in cands):
+            cands.append(Candidate(premium, "premium", math.inf))
+        p = next(i for i, c in enumerate(cands) if c.name == premium)
+        parts = self._contributions(extract(prompt))
+        need = float(parts[1].sum() + parts[2].sum())
+        adequacy = adequacy_from(np.array([need]), np.array([self.ability(c.name, c.tier) for c in cands]),
+                                 self.premium_ability(premium, cands[p].tier))
+        adequacy[0, p] = 1.0
+        risk = min(max(float(quality_risk), 0.0), 1.0)
+        pick = int(cheapest_adequate(adequacy, np.array([[c.price for c in cands]]), p, risk)[0])
+        difficulty = float(_sigmoid(need - self.tiers["standard"]))
+        reasons = (f"difficulty {difficulty:.2f} ({_describe(*parts)})",
+                   *_pick_reasons(cands, adequacy[0], p, pick, risk))
+        chosen = cands[pick]
+        return Choice(chosen.name, chosen.tier, chosen.price, float(adequacy[0, pick]), difficulty, pick != p,
+                      reasons)
+
+    def describe(self, prompt: str | PromptFeatures) -> str:
+        """The strongest signals behind the score, e.g. "raised by math words, 'prove'; lowered by 'capital'"."""
+        return _describe(*self._contributions(extract(prompt) if isinstance(prompt, str) else prompt))
+
+
+def _describe(words: list[bytes], word_values: np.ndarray, stat_values: np.ndarray, top: int = 3) -> str:
+    values = np.concatenate([word_values, stat_values])
+    strongest = np.argsort(-np.abs(values))[:top]
+    labels = [f"'{words[i].decode(errors='replace')}'" if i < len(words) else STAT_LABELS[STAT_NAMES[i - len(words)]]
+              for i in strongest]
+    up = [label for i, label in zip(strongest, labels) if values[i] > 0.02]
+    down = [label for i, label in zip(strongest, labels) if values[i] < -0.02]
+    parts = ([f"raised by {', '.join(up)}"] if up else []) + ([f"lowered by {', '.join(down)}"] if down else [])
+    return "; ".join(parts) or "no strong signal"
+
+
+def adequacy_from(needs: np.ndarray, abilities: np.ndarray, premium_ability: float) -> np.ndarray:
+    """A(m | p) for every need (rows) and ability (columns); models at least as able as p keep all of it."""
+    keep_m = _sigmoid(abilities[None, :] - needs[:, None])
+    keep_p = _sigmoid(premium_ability - needs[:, None])
+    return np.where(abilities[None, :] >= premium_ability, 1.0, 1.0 - np.maximum(keep_p - keep_m, 0.0))
+
+
+def _pick_reasons(cands: list[Candidate], adequacy: np.ndarray, p: int, pick: int, risk: float) -> list[str]:
+    threshold = 1.0 - risk
+    if risk <= 0.0:
+        return [f"quality_risk 0: keeping {cands[p].name} as asked"]
+    cheaper = [i for i, c in enumerate(cands) if c.price < cands[p].price]
+    if pick != p:
+        return [f"{cands[pick].name} adequacy {adequacy[pick]:.2f} >= {threshold:.2f} (quality_risk {risk:.2f})",
+                f"cheapest adequate of {len(cheaper)} cheaper candidate(s)"]
+    if not cheaper:
+        return [f"no candidate is cheaper than {cands[p].name}"]
+    best = max(cheaper, key=lambda i: adequacy[i])
+    return [f"no cheaper candidate reaches adequacy {threshold:.2f} (best: {cands[best].name} "
+            f"{adequacy[best]:.2f}); keeping {cands[p].name}"]
+
+
+def _sigmoid(z: np.ndarray | float) -> np.ndarray:
+    """Logistic function; +-inf map to exactly 1 and 0 (clipping avoids overflow warnings cheaply)."""
+    return 1.0 / (1.0 + np.exp(np.minimum(np.maximum(np.negative(z), -700.0), 700.0)))

@@ -6,6 +6,8 @@ execute (upstream call) -> account -> respond. Caching, splitting and merging sl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import orjson
 from aiohttp import web
 
@@ -16,22 +18,39 @@ from gateway.decision.decider import Caller
 from gateway.decision.engine import Decision
 from gateway.decision.plan import Plan, plan_request, requested_model
 from gateway.server.errors import upstream_error
-from gateway.server.ingress import authenticate, read_chat_request, upstream_api_key
+from gateway.server.ingress import ClientIdentity, authenticate, read_chat_request, upstream_api_key
 from gateway.server.state import REQUEST_ID, STATE, GatewayState
 from gateway.server.stream_relay import finish_stream, open_client_stream, relay_stream
 from gateway.server.validation import ChatRequest
 from gateway.upstream.client import transport_error
 
 
-async def chat_completions(http_request: web.Request) -> web.StreamResponse:
+@dataclass(frozen=True)
+class DecidedRequest:
+    """A request through ingress and the decision: what the chat path runs and `/v1/gateway/evaluate` shows."""
+
+    client: ClientIdentity
+    caller: Caller
+    request: ChatRequest
+    raw_body: bytes
+    decision: Decision
+
+
+async def decide(http_request: web.Request) -> DecidedRequest:
     state = http_request.app[STATE]
     client = authenticate(http_request, state.settings)
     request, raw_body = await read_chat_request(http_request)
     requested = requested_model(request, state.settings)
     caller = Caller.from_request(http_request.headers, request, client.name, client.tenant)
-    decision = state.decider.decide(request, requested, caller)
-    plan = plan_request(request, raw_body, state.settings, decision)
-    api_key = upstream_api_key(plan.provider, client)
+    return DecidedRequest(client, caller, request, raw_body, state.decider.decide(request, requested, caller))
+
+
+async def chat_completions(http_request: web.Request) -> web.StreamResponse:
+    state = http_request.app[STATE]
+    decided = await decide(http_request)
+    request, decision, caller = decided.request, decided.decision, decided.caller
+    plan = plan_request(request, decided.raw_body, state.settings, decision)
+    api_key = upstream_api_key(plan.provider, decided.client)
     if request.stream:
         return await _stream(http_request, state, request, decision, plan, caller, api_key)
     return await _complete(state, request, plan, caller, api_key)

@@ -9,11 +9,11 @@ from aiohttp import web
 
 from gateway.accounting.cost import Usage, cost_usd, format_usd
 from gateway.accounting.tokens import counter_for_encoding
-from gateway.decision.decider import Caller
-from gateway.decision.plan import model_not_found, requested_model
+from gateway.decision.plan import model_not_found
 from gateway.decision.report import decision_report
 from gateway.server.errors import invalid
-from gateway.server.ingress import authenticate, read_chat_request, read_json_body, upstream_api_key
+from gateway.server.chat import decide
+from gateway.server.ingress import authenticate, read_json_body, upstream_api_key
 from gateway.server.state import STATE
 from gateway.upstream.client import transport_error
 
@@ -101,13 +101,9 @@ async def _redis_state(app: web.Application) -> str:
 
 
 async def evaluate(request: web.Request) -> web.Response:
-    """The decision for a chat request without running it (same analysis, policy and engine as live traffic)."""
-    state = request.app[STATE]
-    client = authenticate(request, state.settings)
-    chat, _ = await read_chat_request(request)
-    requested = requested_model(chat, state.settings)
-    caller = Caller.from_request(request.headers, chat, client.name, client.tenant)
-    return web.json_response(decision_report(state.decider.decide(chat, requested, caller)), dumps=_dumps)
+    """The decision for a chat request without running it: the chat path's own ingress and decision."""
+    decided = await decide(request)
+    return web.json_response(decision_report(decided.decision), dumps=_dumps)
 
 
 def _dumps(value: object) -> str:

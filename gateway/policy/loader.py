@@ -88,8 +88,8 @@ class _PolicyReader(Reader):
         then = self.actions(self.mapping(data.get("then"), path + ("then",)), path + ("then",))
         if "then" not in data:
             self.issue(path, "a rule needs 'then' (what it allows)")
-        return Rule(name, self.value(data, path, "description", str, ""), when, tuple(then),
-                    defaults.merged(then), self.source.line_of(path), compile_checks(when))
+        return Rule(name, self.value(data, path, "description", str, ""), when, defaults.merged(then),
+                    self.source.line_of(path), compile_checks(when))
 
     def check_reachability(self, rules: tuple[Rule, ...], unconditional: list[bool]) -> None:
         seen: dict[tuple[Any, ...], str] = {}

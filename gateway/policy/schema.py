@@ -135,7 +135,6 @@ class Rule:
     name: str
     description: str
     when: Conditions
-    stated: tuple[str, ...]  # the action fields the rule itself states (the rest come from the defaults)
     actions: Actions         # the policy's defaults with the rule's stated fields applied
     line: int | None = None
     checks: tuple[Callable[..., bool], ...] = field(default=(), repr=False, compare=False)

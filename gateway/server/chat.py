@@ -13,7 +13,7 @@ from aiohttp import web
 
 from gateway.accounting.cost import Usage, usage_from_openai
 from gateway.accounting.outcome import outcome_for
-from gateway.accounting.tokens import counter_for_model
+from gateway.accounting.estimate import estimate_usage
 from gateway.decision.decider import Caller
 from gateway.decision.engine import Decision
 from gateway.decision.plan import Plan, plan_request, requested_model
@@ -74,7 +74,9 @@ async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, calle
     if not isinstance(answer, dict) or "choices" not in answer:
         raise upstream_error(502, f"The upstream provider '{plan.provider.name}' sent a malformed answer.",
                              "upstream_malformed_response")
-    usage = usage_from_openai(answer.get("usage")) or _estimate(plan, answer)
+    usage = usage_from_openai(answer.get("usage")) or estimate_usage(
+        plan.model.upstream_model, plan.messages,
+        (choice.get("message") for choice in answer["choices"] or () if isinstance(choice, dict)))
     outcome = outcome_for(plan, usage)
     state.record(outcome, plan, caller, request.n)
     return web.Response(body=body, content_type="application/json", headers=outcome.headers())
@@ -98,15 +100,3 @@ async def _stream(http_request: web.Request, state: GatewayState, request: ChatR
     else:
         state.ledger.failed_requests += 1
     return client
-
-
-def _estimate(plan: Plan, answer: dict) -> Usage:
-    """Usage when the upstream reports none (some OpenAI-compatible servers don't): count it ourselves."""
-    counter = counter_for_model(plan.model.upstream_model)
-    completion = 0
-    for choice in answer.get("choices") or ():
-        message = choice.get("message") if isinstance(choice, dict) else None
-        if isinstance(message, dict):
-            completion += counter.count_message_body({"content": message.get("content"),
-                                                      "tool_calls": message.get("tool_calls")})
-    return Usage(counter.count_messages(plan.messages), completion, 0, estimated=True)

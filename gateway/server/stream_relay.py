@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import aiohttp
 import orjson
 from aiohttp import web
 
 from gateway.accounting.cost import Usage, usage_from_openai
-from gateway.accounting.tokens import counter_for_model
+from gateway.accounting.estimate import estimate_usage
 from gateway.decision.plan import Plan
 from gateway.server.errors import APIError, upstream_error
 from gateway.server.sse import DONE, EventSplitter, comment_event, error_event, event_data
@@ -81,7 +81,7 @@ async def relay_stream(client: web.StreamResponse, upstream: aiohttp.ClientRespo
         upstream.release()
     if error is not None:
         await _write_quietly(client, state.tail + error_event(error.body()))
-    usage = state.usage or _estimate_usage(plan, state.payloads)
+    usage = state.usage or estimate_usage(plan.model.upstream_model, plan.messages, _deltas(state.payloads))
     return StreamResult(usage, error is None, error, state.tail)
 
 
@@ -153,21 +153,16 @@ def _upstream_stream_error(error: Any, plan: Plan) -> APIError:
                           "upstream_stream_error")
 
 
-def _estimate_usage(plan: Plan, payloads: list[bytes]) -> Usage:
-    """Count the usage ourselves when the upstream never reported it (some OpenAI-compatible servers don't)."""
-    counter = counter_for_model(plan.model.upstream_model)
-    completion = 0
+def _deltas(payloads: list[bytes]) -> Iterator[Any]:
+    """The deltas of the forwarded chunks, parsed only when the upstream never reported usage."""
     for payload in payloads:
         try:
             chunk = orjson.loads(payload)
         except orjson.JSONDecodeError:
             continue
-        for choice in chunk.get("choices") or () if isinstance(chunk, dict) else ():
-            delta = choice.get("delta") if isinstance(choice, dict) else None
-            if isinstance(delta, dict):
-                completion += counter.count_message_body({"content": delta.get("content"),
-                                                          "tool_calls": delta.get("tool_calls")})
-    return Usage(counter.count_messages(plan.messages), completion, 0, estimated=True)
+        for choice in (chunk.get("choices") or ()) if isinstance(chunk, dict) else ():
+            if isinstance(choice, dict):
+                yield choice.get("delta")
 
 
 async def _write_quietly(client: web.StreamResponse, data: bytes) -> None:

@@ -172,3 +172,9 @@ def test_a_missing_default_policy_stops_start_up(tmp_path):
     (tmp_path / "p.yaml").write_text("name: other\n")
     with pytest.raises(ConfigError, match="default policy 'default' is not among the loaded policies: other"):
         PolicyStore((str(tmp_path),), "default", True, CATALOG).load()
+
+
+def test_only_a_policy_that_cannot_change_requests_is_passive():
+    store = PolicyStore(tuple(SHIPPED), "default", True, CATALOG)
+    store.load()
+    assert {name for name, policy in store.policies().items() if policy.is_passive} == {"as-asked"}

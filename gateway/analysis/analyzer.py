@@ -21,6 +21,18 @@ SUBTASK_MAX_DEPENDENCY = 0.6  # subtasks must be answerable alone: none when the
 PASTED_CHARS = 800
 
 
+def count_only(messages: list[dict], tools: list[dict] | None, counter: TokenCounter, *,
+               task_hint: str | None = None) -> Analysis:
+    """Token parts alone, for a policy that cannot change the request: the cost estimate needs nothing more, and
+    skipping the features keeps such a gateway as light as a plain proxy."""
+    turn = turn_index(messages)
+    hint = task_hint.strip().lower() if task_hint else None
+    text = content_text(messages[turn].get("content")) if turn >= 0 else ""
+    return Analysis(count_parts(messages, tools, counter, turn), hint if hint in TASK_TYPES else "open_question",
+                    1, 0.0, (), 1.0, text, sum(1 for message in messages if message.get("role") == "user"),
+                    ("tokens only: the policy runs every request as asked",))
+
+
 def analyze(messages: list[dict], tools: list[dict] | None, counter: TokenCounter, *,
             task_hint: str | None = None) -> Analysis:
     """Analyze validated OpenAI chat messages (and tools) for routing, caching and splitting."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from gateway.accounting.tokens import counter_for_model
-from gateway.analysis import analyze
+from gateway.analysis import analyze, count_only
 from gateway.config.settings import ModelSpec, Settings
 from gateway.decision.engine import Decision, DecisionEngine
 from gateway.policy.matcher import RequestFacts, match
@@ -44,12 +44,14 @@ class Decider:
     def decide(self, request: ChatRequest, requested: ModelSpec, caller: Caller) -> Decision:
         counter = counter_for_model(requested.upstream_model)
         body = request.body
-        analysis = analyze(request.messages, body.get("tools"), counter, task_hint=caller.task_hint)
+        policy = self.policies.select(caller.policy)
+        analyzer = count_only if policy.is_passive else analyze
+        analysis = analyzer(request.messages, body.get("tools"), counter, task_hint=caller.task_hint)
         facts = RequestFacts(
             model=request.model, analysis=analysis, agent_role=caller.agent_role,
             temperature=body.get("temperature"), tools=bool(body.get("tools")), stream=request.stream,
             client=caller.client, tenant=caller.tenant, metadata=body.get("metadata"))
-        matched = match(self.policies.select(caller.policy), facts)
+        matched = match(policy, facts)
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         return self.engine.decide(analysis, matched, requested, request.messages, counter,
                                   max_tokens=max_tokens, n=request.n)

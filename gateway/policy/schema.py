@@ -148,6 +148,13 @@ class Policy:
     rules: tuple[Rule, ...]
     source: str
 
+    @property
+    def is_passive(self) -> bool:
+        """True when the policy runs every request exactly as asked, so no analysis can change its outcome."""
+        actions = self.defaults
+        return (not self.rules and actions.route.mode == "as_requested" and not actions.context.minimizes
+                and not actions.split.allowed)
+
 
 @dataclass(frozen=True)
 class Match:

@@ -40,16 +40,23 @@ LEXICON = {
 }
 _LEXICON_SETS = tuple(frozenset(words.encode().split()) for words in LEXICON.values())
 
-# Text statistics: name, human-readable meaning (used in reasons).
+# Text statistics, in the order of PromptFeatures.stats.
 STAT_NAMES = ("log_chars", "log_lines", "log_words", "digit_frac", "math_ops", "latex", "code", "questions",
               "multiple_choice", "ends_question", "non_ascii", "list_items", *LEXICON)
+# How each statistic reads in reasons when it is high / low for a prompt.
 STAT_LABELS = {
-    "log_chars": "length", "log_lines": "many lines", "log_words": "many words", "digit_frac": "numbers",
-    "math_ops": "math symbols", "latex": "LaTeX", "code": "code", "questions": "several questions",
-    "multiple_choice": "multiple choice", "ends_question": "a direct question", "non_ascii": "non-English text",
-    "list_items": "a list of items", "cue_code": "programming words", "cue_math": "math words",
-    "cue_reasoning": "reasoning words", "cue_creative": "creative-writing words",
-    "cue_factual": "factual question words", "cue_constraints": "explicit constraints",
+    "log_chars": ("long", "short"), "log_lines": ("many lines", "few lines"),
+    "log_words": ("many distinct words", "few distinct words"), "digit_frac": ("many digits", "few digits"),
+    "math_ops": ("math symbols", "no math symbols"), "latex": ("LaTeX", "no LaTeX"), "code": ("code", "no code"),
+    "questions": ("several questions", "no question mark"),
+    "multiple_choice": ("answer options", "no answer options"),
+    "ends_question": ("ends with a question", "no closing question"),
+    "non_ascii": ("non-English text", "English text"), "list_items": ("a list", "no list"),
+    "cue_code": ("programming words", "no programming words"), "cue_math": ("math words", "no math words"),
+    "cue_reasoning": ("reasoning words", "no reasoning words"),
+    "cue_creative": ("creative-writing words", "no creative-writing words"),
+    "cue_factual": ("factual-question words", "no factual-question words"),
+    "cue_constraints": ("explicit constraints", "no explicit constraints"),
 }
 
 
@@ -71,9 +78,9 @@ def extract(text: str) -> PromptFeatures:
     raw = part.encode("utf-8", "surrogatepass")
     words = frozenset(raw.lower().translate(_WORD_TABLE).split())
     n = max(len(part), 1)
-    digits = len(raw) - len(raw.translate(None, _DIGITS))
-    math_ops = part.count("=") + part.count("+") + part.count("^") + part.count("*") + part.count("<")
-    code = part.count("{") + part.count(";") + 4 * part.count("```") + part.count("def ") + part.count("()")
+    digits = _count(raw, _DIGITS)
+    math_ops = _count(raw, b"=+^*<")
+    code = _count(raw, b"{;") + 4 * raw.count(b"```") + raw.count(b"def ") + raw.count(b"()")
     tail = text.rstrip()[-1:]
     stats = (
         math.log1p(len(text)),
@@ -81,9 +88,9 @@ def extract(text: str) -> PromptFeatures:
         math.log1p(len(words)),
         digits / n,
         math.log1p(math_ops),
-        math.log1p(part.count("\\") + part.count("$")),
+        math.log1p(_count(raw, b"\\$")),
         math.log1p(code),
-        math.log1p(part.count("?")),
+        math.log1p(raw.count(b"?")),
         float("\nA." in part and "\nB." in part or "\n(A)" in part and "\n(B)" in part),
         float(tail == "?"),
         (len(raw) - len(part)) / n,
@@ -91,6 +98,11 @@ def extract(text: str) -> PromptFeatures:
         *(math.log1p(len(words & cue)) for cue in _LEXICON_SETS),
     )
     return PromptFeatures(words, stats)
+
+
+def _count(raw: bytes, chars: bytes) -> int:
+    """Occurrences of any of `chars` (ASCII) in one C-level pass; ASCII bytes never occur inside UTF-8 sequences."""
+    return len(raw) - len(raw.translate(None, chars))
 
 
 def word_scale(features: PromptFeatures) -> float:

@@ -75,8 +75,14 @@ class QualityRouter:
         self.words: dict[bytes, float] = {w.encode(): float(v) for w, v in params["words"].items()}
         self._mean, self._std = np.array(stats["mean"]), np.array(stats["std"])
         self._linear, self._quadratic = quadratic_form(np.array(stats["weights"]), bool(stats["interactions"]))
-        self._abilities_seen: dict[tuple[str, str | None], float] = {}
+        self._abilities_seen: dict[str, float | None] = {}
         self.abilities: dict[str, float] = dict(params["abilities"])
+        # A catalog name without a version (`mistral-7b-instruct`) finds the one versioned model the data has.
+        versionless: dict[str, list[str]] = {}
+        for name in self.abilities:
+            versionless.setdefault(lookup_keys(name)[-1], []).append(name)
+        self._versionless = {short: names[0] for short, names in versionless.items()
+                             if len(names) == 1 and short not in self.abilities}
         self.tiers: dict[str, float] = dict(params["tiers"])
         self.reference: str = params["reference"]
 
@@ -93,33 +99,27 @@ class QualityRouter:
     # -- scores -------------------------------------------------------------------------------------------------
     def need(self, prompt: str | PromptFeatures) -> float:
         """D(x) on the logit scale: higher means cheaper models keep less of the premium's quality."""
-        _, word_values, stat_values = self._contributions(extract(prompt) if isinstance(prompt, str) else prompt)
-        return float(word_values.sum() + stat_values.sum())
+        f = extract(prompt) if isinstance(prompt, str) else prompt
+        words = sum(map(self.words.__getitem__, self.words.keys() & f.words)) * word_scale(f)
+        z = standardize(f.stats, self._mean, self._std)
+        return words + float(z @ (self._linear + self._quadratic @ z))
 
-    def _contributions(self, f: PromptFeatures) -> tuple[list[bytes], np.ndarray, np.ndarray]:
-        """Each known word's and each statistic's share of D(x) (the interactions split evenly per statistic)."""
+    def _contributions(self, f: PromptFeatures) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
+        """Each known word's and each statistic's share of D(x) (the interactions split evenly per statistic); they
+        sum to `need`, which computes the total without the per-word arrays."""
         hits = list(self.words.keys() & f.words)
         word_values = np.fromiter(map(self.words.__getitem__, hits), float, len(hits)) * word_scale(f)
         z = standardize(f.stats, self._mean, self._std)
-        return hits, word_values, z * (self._linear + self._quadratic @ z)
+        return hits, word_values, z * (self._linear + self._quadratic @ z), z
 
     def difficulty(self, prompt: str | PromptFeatures) -> float:
         """0..1: the expected share of the premium's quality a standard-tier model loses on this prompt."""
-        return float(_sigmoid(self.need(prompt) - self.tiers["standard"]))
+        return _logistic(self.need(prompt) - self.tiers["standard"])
 
     def ability(self, model: str, tier: str | None = None) -> float:
         """The model's learned ability, else its tier's, else the lowest tier's; +inf for the reference premium."""
-        cached = self._abilities_seen.get((model, tier))
-        if cached is not None:
-            return cached
-        value = self.tiers.get(tier or "", min(self.tiers.values()))
-        for key in lookup_keys(model):
-            if key == self.reference or key in self.abilities:
-                value = math.inf if key == self.reference else self.abilities[key]
-                break
-        if len(self._abilities_seen) < 10_000:
-            self._abilities_seen[(model, tier)] = value
-        return value
+        known = self._known_ability(model)
+        return known if known is not None else self.tiers.get(tier or "", min(self.tiers.values()))
 
     def premium_ability(self, premium: str, tier: str | None = None) -> float:
         """A requested model the router has no data on counts as the reference unless its tier says it is smaller:
@@ -129,7 +129,21 @@ class QualityRouter:
         return math.inf
 
     def is_known(self, model: str) -> bool:
-        return any(k == self.reference or k in self.abilities for k in lookup_keys(model))
+        return self._known_ability(model) is not None
+
+    def _known_ability(self, model: str) -> float | None:
+        """The learned ability under the model's most specific known name (memoized: names repeat per request)."""
+        if model in self._abilities_seen:
+            return self._abilities_seen[model]
+        value = None
+        for key in lookup_keys(model):
+            key = self._versionless.get(key, key)
+            if key == self.reference or key in self.abilities:
+                value = math.inf if key == self.reference else self.abilities[key]
+                break
+        if len(self._abilities_seen) < 10_000:
+            self._abilities_seen[model] = value
+        return value
 
     def adequacy(self, prompt: str | PromptFeatures, model: str, tier: str | None = None,
                  premium: str | None = None, premium_tier: str | None = None) -> float:
@@ -168,7 +182,7 @@ class QualityRouter:
         adequacy[0, p] = 1.0
         risk = min(max(float(quality_risk), 0.0), 1.0)
         pick = int(cheapest_adequate(adequacy, np.array([[c.price for c in cands]]), p, risk)[0])
-        difficulty = float(_sigmoid(need - self.tiers["standard"]))
+        difficulty = _logistic(need - self.tiers["standard"])
         reasons = (f"difficulty {difficulty:.2f} ({_describe(*parts)})",
                    *_pick_reasons(cands, adequacy[0], p, pick, risk))
         chosen = cands[pick]
@@ -180,11 +194,13 @@ class QualityRouter:
         return _describe(*self._contributions(extract(prompt) if isinstance(prompt, str) else prompt))
 
 
-def _describe(words: list[bytes], word_values: np.ndarray, stat_values: np.ndarray, top: int = 3) -> str:
+def _describe(words: list[bytes], word_values: np.ndarray, stat_values: np.ndarray, z: np.ndarray,
+              top: int = 3) -> str:
+    """A statistic is named by how the prompt has it: "raised by no answer options" when its absence raises D."""
     values = np.concatenate([word_values, stat_values])
     strongest = np.argsort(-np.abs(values))[:top]
-    labels = [f"'{words[i].decode(errors='replace')}'" if i < len(words) else STAT_LABELS[STAT_NAMES[i - len(words)]]
-              for i in strongest]
+    labels = [f"'{words[i].decode(errors='replace')}'" if i < len(words)
+              else STAT_LABELS[STAT_NAMES[i - len(words)]][0 if z[i - len(words)] > 0 else 1] for i in strongest]
     up = [label for i, label in zip(strongest, labels) if values[i] > 0.02]
     down = [label for i, label in zip(strongest, labels) if values[i] < -0.02]
     parts = ([f"raised by {', '.join(up)}"] if up else []) + ([f"lowered by {', '.join(down)}"] if down else [])
@@ -211,6 +227,10 @@ def _pick_reasons(cands: list[Candidate], adequacy: np.ndarray, p: int, pick: in
     best = max(cheaper, key=lambda i: adequacy[i])
     return [f"no cheaper candidate reaches adequacy {threshold:.2f} (best: {cands[best].name} "
             f"{adequacy[best]:.2f}); keeping {cands[p].name}"]
+
+
+def _logistic(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else 1.0 - 1.0 / (1.0 + math.exp(z))
 
 
 def _sigmoid(z: np.ndarray | float) -> np.ndarray:

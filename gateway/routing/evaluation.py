@@ -190,7 +190,7 @@ def summarize(problem: Problem, router: Curve) -> dict:
         "cheapest_model": problem.models[cheapest],
         "cheapest_saving_pct": pct(100 * (1 - means_cost[cheapest] / premium_cost)),
         "cheapest_quality_pct": pct(100 * means_quality[cheapest] / premium_quality),
-        "quality_risk_at_95_pct": risk_at(router, problem, 0.95),
+        "quality_risk_at_95_pct": None if (risk := risk_at(router, problem, 0.95)) is None else round(risk, 3),
     }
 
 

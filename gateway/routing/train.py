@@ -1,12 +1,13 @@
 """Fitting the router: an IRT-like logistic model, trained with numpy alone.
 
-    P(model m is at least as good as the premium on prompt x) = sigmoid(ability[m] - difficulty(x))
-    difficulty(x) = words(x) . w + standardized_stats(x) . v
+    E[share of the premium's quality model m keeps on prompt x] = sigmoid(ability[m] + offset[set] - D(x))
+    D(x) = words(x) . w + [z(x), pairwise products of z(x)] . v      z: the standardized text statistics
 
 One scalar per prompt and one per model keeps the router explainable ("difficulty 0.31; gpt-4o-mini adequacy
-0.86 >= 0.80") and lets models seen in different data sets share one scale (Mixtral is in all four). Each
-(prompt, model) label is one observation; every set gets a share of the total weight (n_prompts ** set_power), so
-9,700 MMLU questions do not drown 200 Arena prompts.
+0.86 >= 0.80") and lets models seen in different data sets share one scale (Mixtral is in all four). The per-set
+offset absorbs how harsh each set's judging protocol is and is used only here. Each (prompt, model) label is one
+observation; every set gets a share of the total weight (n_prompts ** set_power), so 6,900 MMLU questions do not
+drown 150 Arena prompts.
 """
 
 from __future__ import annotations

@@ -60,4 +60,4 @@ def outcome_for(plan: Plan, usage: Usage, cache: str = "miss") -> Outcome:
     baseline = cost_usd(plan.baseline_model, full)
     saved_by = {"routing": sent_as_asked - paid, "context": baseline - sent_as_asked}
     return Outcome(plan.route, (plan.model.name,), cache, usage, paid, baseline,
-                   {name: value for name, value in saved_by.items() if value}, plan.rule)
+                   {name: value for name, value in saved_by.items() if value}, plan.decision.match.rule_name)

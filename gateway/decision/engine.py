@@ -52,6 +52,7 @@ class Decision:
     options: tuple[Option, ...]
     choice: Option
     reasons: tuple[str, ...]
+    messages: list[dict] = field(default_factory=list, repr=False)  # the conversation as asked
 
     @property
     def baseline(self) -> Option:
@@ -78,7 +79,7 @@ class DecisionEngine:
         main = _priced("main", requested, analysis.tokens.total, output, True, "the request as asked")
         if analysis.confidence < actions.min_confidence:
             note = f"analysis confidence {analysis.confidence:.2f} < {actions.min_confidence:.2f}: run as asked"
-            return Decision(analysis, match, requested, (main,), main, (note,))
+            return Decision(analysis, match, requested, (main,), main, (note,), messages)
         models = self._candidates(analysis, actions, requested, output)
         options = [main] + [_priced("routed", model, analysis.tokens.total, output, ok, note)
                             for model, ok, note in models]
@@ -94,7 +95,8 @@ class DecisionEngine:
                                  f"rule routes to {actions.route.describe()}")
         allowed = [option for option in options if option.allowed] or [main]
         choice = min(allowed, key=lambda option: option.cost_usd)
-        return Decision(analysis, match, requested, tuple(options), choice, self._reasons(match, main, choice))
+        return Decision(analysis, match, requested, tuple(options), choice, self._reasons(match, main, choice),
+                        messages)
 
     def _candidates(self, analysis: Analysis, actions: Actions, requested: ModelSpec,
                     output: int) -> list[tuple[ModelSpec, bool, str]]:

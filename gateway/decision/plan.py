@@ -19,17 +19,39 @@ from gateway.server.validation import ChatRequest
 
 @dataclass(frozen=True)
 class Plan:
-    route: str                 # main | routed (header x-gateway-route)
-    model: ModelSpec           # the model called
-    baseline_model: ModelSpec  # the model asked for: what the request would have cost as asked
+    """What goes upstream for a decision; everything else about the request is read off the decision itself."""
+
+    decision: Decision
     provider: ProviderSettings
     upstream_body: bytes
-    messages: list[dict]       # the messages sent upstream (after any minimizing): what usage estimates count
     strip_usage_chunk: bool
-    removed_prompt_tokens: int = 0   # tokens the minimized context did not send (the context saving)
-    rule: str = ""
-    task_type: str = ""
-    input_tokens: int = 0            # the last user turn's tokens: what answer-length estimates scale with
+
+    @property
+    def model(self) -> ModelSpec:
+        """The model called."""
+        return self.decision.choice.model
+
+    @property
+    def baseline_model(self) -> ModelSpec:
+        """The model asked for: what the request would have cost as asked."""
+        return self.decision.requested
+
+    @property
+    def route(self) -> str:
+        """main | routed (header x-gateway-route)."""
+        return "routed" if self.model.name != self.baseline_model.name else "main"
+
+    @property
+    def messages(self) -> list[dict]:
+        """The messages sent upstream (after any minimizing): what usage estimates count."""
+        context = self.decision.choice.context
+        return context.messages if context else self.decision.messages
+
+    @property
+    def removed_prompt_tokens(self) -> int:
+        """Tokens the minimized context did not send (the context saving)."""
+        context = self.decision.choice.context
+        return context.removed_tokens if context else 0
 
 
 def model_not_found(name: str) -> APIError:
@@ -56,11 +78,4 @@ def plan_request(request: ChatRequest, raw_body: bytes, settings: Settings, deci
     if strip_usage:
         changes["stream_options"] = {**(request.body.get("stream_options") or {}), "include_usage": True}
     body = orjson.dumps({**request.body, **changes}) if changes else raw_body
-    return Plan(
-        route="routed" if model.name != decision.requested.name else "main",
-        model=model, baseline_model=decision.requested, provider=settings.providers[model.provider],
-        upstream_body=body, messages=choice.context.messages if choice.context else request.messages,
-        strip_usage_chunk=strip_usage,
-        removed_prompt_tokens=choice.context.removed_tokens if choice.context else 0,
-        rule=decision.match.rule_name, task_type=decision.analysis.task_type,
-        input_tokens=decision.analysis.tokens.last_user)
+    return Plan(decision, settings.providers[model.provider], body, strip_usage)

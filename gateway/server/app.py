@@ -8,7 +8,6 @@ import logging
 from aiohttp import web
 
 from gateway.accounting.tokens import counter_for_encoding
-
 from gateway.config.settings import Settings
 from gateway.server import endpoints, metrics
 from gateway.server.chat import chat_completions

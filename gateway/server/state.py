@@ -35,7 +35,8 @@ class GatewayState:
     def record(self, outcome: Outcome, plan: Plan, caller: Caller, choices: int) -> None:
         """Account for an answered request, and teach the answer-length model what it really produced."""
         self.ledger.record(outcome, caller.agent_role)
-        self.decider.engine.lengths.observe(plan.task_type, plan.input_tokens,
+        analysis = plan.decision.analysis
+        self.decider.engine.lengths.observe(analysis.task_type, analysis.tokens.last_user,
                                             outcome.usage.completion_tokens // max(1, choices))
 
 

@@ -61,3 +61,12 @@ def outcome_for(plan: Plan, usage: Usage, cache: str = "miss") -> Outcome:
     saved_by = {"routing": sent_as_asked - paid, "context": baseline - sent_as_asked}
     return Outcome(plan.route, (plan.model.name,), cache, usage, paid, baseline,
                    {name: value for name, value in saved_by.items() if value}, plan.decision.match.rule_name)
+
+
+def cached_outcome(plan: Plan, answer_usage: Usage, kind: str, model: str) -> Outcome:
+    """A cache hit costs nothing; the baseline is the request as asked (its full prompt, the cached answer's
+    length) on the requested model, and all of it is saved by the cache that answered."""
+    baseline = cost_usd(plan.baseline_model, Usage(plan.decision.baseline.prompt_tokens,
+                                                    answer_usage.completion_tokens))
+    return Outcome("cache", (model,), kind, answer_usage, 0.0, baseline, {f"{kind}_cache": baseline} if baseline else {},
+                   plan.decision.match.rule_name)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from gateway.config.cache_settings import CacheSettings, read_cache_settings
 from gateway.config.reader import Reader
 from gateway.config.yaml_source import ConfigError, Path, YamlSource, load_yaml, load_yaml_file
 
@@ -95,6 +96,7 @@ class Settings:
     source_file: str | None = None
     policies: PolicySettings = field(default_factory=PolicySettings)
     upstream_override: str | None = None
+    cache: CacheSettings = field(default_factory=CacheSettings)
 
     def find_model(self, name: str) -> ModelSpec | None:
         """The catalog entry for a requested model name or alias."""
@@ -122,7 +124,7 @@ def load_settings(path: str | None, upstream_override: str | None = None,
     return settings
 
 
-_TOP_KEYS = ("server", "auth", "providers", "models", "catalog", "redis_url", "policies")
+_TOP_KEYS = ("server", "auth", "providers", "models", "catalog", "redis_url", "policies", "cache")
 
 
 def _build(builtin: YamlSource, user: YamlSource, env: dict[str, str]) -> Settings:
@@ -144,6 +146,7 @@ def _build(builtin: YamlSource, user: YamlSource, env: dict[str, str]) -> Settin
         redis_url=reader.value(top, (), "redis_url", str) or None,
         source_file=user.file,
         policies=_read_policies(reader, reader.mapping(top.get("policies"), ("policies",)), user.file),
+        cache=read_cache_settings(reader, reader.mapping(top.get("cache"), ("cache",))),
     )
     if builtin.issues or user.issues:
         raise ConfigError(builtin.issues + user.issues)

@@ -233,7 +233,8 @@ class _PolicyReader(Reader):
                 if key in data}
 
     def cache(self, value: Any, path: Path) -> dict[str, Any]:
-        return self.section(value, path, {"exact": (bool, None), "semantic": (bool, None), "ttl_s": (int, 0)})
+        return self.section(value, path, {"exact": (bool, None), "semantic": (bool, None), "ttl_s": (int, 0),
+                                            "max_temperature": (float, 0.0), "multiple_choices": (bool, None)})
 
     def split(self, value: Any, path: Path) -> dict[str, Any]:
         values = self.section(value, path, {"allowed": (bool, None), "worker_model": (str, None),

@@ -82,9 +82,14 @@ class Route:
 
 @dataclass(frozen=True)
 class CachePolicy:
+    """Answers meant to vary (a temperature above `max_temperature`, several choices) are not reused unless the
+    policy says so: serving one sample twice is fine for a deterministic ask, not for a request for variety."""
+
     exact: bool = True
     semantic: bool = False
     ttl_s: int = 3600
+    max_temperature: float = 1.0
+    multiple_choices: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,10 +155,11 @@ class Policy:
 
     @property
     def is_passive(self) -> bool:
-        """True when the policy runs every request exactly as asked, so no analysis can change its outcome."""
+        """True when the policy runs every request exactly as asked and never matches by meaning, so no analysis can
+        change its outcome."""
         actions = self.defaults
         return (not self.rules and actions.route.mode == "as_requested" and not actions.context.minimizes
-                and not actions.split.allowed)
+                and not actions.split.allowed and not actions.cache.semantic)
 
 
 @dataclass(frozen=True)

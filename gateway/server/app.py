@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 
 from gateway.accounting.tokens import counter_for_encoding
+from gateway.cache.semantic_setup import attach_semantic
 from gateway.config.settings import Settings
 from gateway.server import endpoints, metrics
 from gateway.server.chat import chat_completions
@@ -16,6 +17,7 @@ from gateway.server.state import STATE, GatewayState
 
 log = logging.getLogger(__name__)
 POLICY_WATCHER = web.AppKey("policy_watcher", asyncio.Task)
+SEMANTIC_LOADER = web.AppKey("semantic_loader", asyncio.Task)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -43,18 +45,14 @@ async def _start(app: web.Application) -> None:
         loop.run_in_executor(None, counter_for_encoding, encoding)
     app[POLICY_WATCHER] = asyncio.create_task(
         state.decider.policies.watch(state.settings.policies.reload_interval_s))
-    if state.settings.redis_url:
-        import redis.asyncio as redis
-
-        app[endpoints.REDIS] = redis.from_url(state.settings.redis_url, socket_connect_timeout=1.0)
+    app[SEMANTIC_LOADER] = asyncio.create_task(attach_semantic(state.settings, state.cache))
 
 
 async def _stop(app: web.Application) -> None:
     app[POLICY_WATCHER].cancel()
+    app[SEMANTIC_LOADER].cancel()
     await app[STATE].upstream.close()
-    client = app.get(endpoints.REDIS)
-    if client is not None:
-        await client.aclose()
+    await app[STATE].cache.close()
 
 
 def run_gateway(settings: Settings, host: str, port: int) -> None:

@@ -1,7 +1,8 @@
 """`POST /v1/chat/completions`: one request's path through the gateway.
 
 ingress (auth, parse, validate) -> analyze, policy, decide (the Decider) -> plan (the body that goes upstream) ->
-execute (upstream call) -> account -> respond. Caching, splitting and merging slot in around execute.
+cache lookup -> execute (upstream call) -> cache store -> account -> respond. The cache is looked up after the
+decision because its key is what would go upstream: the model as routed and the context as minimized.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from aiohttp import web
 from gateway.accounting.cost import Usage, usage_from_openai
 from gateway.accounting.outcome import outcome_for
 from gateway.accounting.estimate import estimate_usage
+from gateway.cache.answer import completion_from_chunks
+from gateway.cache.control import CacheControl
+from gateway.cache.ticket import CacheTicket, issue_ticket
 from gateway.decision.decider import Caller
 from gateway.decision.engine import Decision
 from gateway.decision.plan import Plan, plan_request, requested_model
+from gateway.server.cached_reply import hit_headers, hit_outcome, reply_from_cache
 from gateway.server.errors import upstream_error
 from gateway.server.ingress import ClientIdentity, authenticate, read_chat_request, upstream_api_key
 from gateway.server.state import REQUEST_ID, STATE, GatewayState
-from gateway.server.stream_relay import finish_stream, open_client_stream, relay_stream
+from gateway.server.stream_relay import StreamResult, finish_stream, open_client_stream, relay_stream
 from gateway.server.validation import ChatRequest
 from gateway.upstream.client import transport_error
 
@@ -51,13 +56,27 @@ async def chat_completions(http_request: web.Request) -> web.StreamResponse:
     request, decision, caller = decided.request, decided.decision, decided.caller
     plan = plan_request(request, decided.raw_body, state.settings, decision)
     api_key = upstream_api_key(plan.provider, decided.client)
+    ticket = cache_ticket(http_request, state, decided, plan, api_key)
+    hit = await state.cache.lookup(ticket)
+    if hit is not None:
+        outcome = hit_outcome(plan, hit)
+        state.ledger.record(outcome, caller.agent_role)
+        return await reply_from_cache(http_request, request, outcome, hit, hit_headers(outcome, hit))
     if request.stream:
-        return await _stream(http_request, state, request, decision, plan, caller, api_key)
-    return await _complete(state, request, plan, caller, api_key)
+        return await _stream(http_request, state, request, decision, plan, caller, api_key, ticket)
+    return await _complete(state, request, plan, caller, api_key, ticket)
+
+
+def cache_ticket(http_request: web.Request, state: GatewayState, decided: DecidedRequest, plan: Plan,
+                 api_key: str | None) -> CacheTicket:
+    """A client paying with its own key (pass-through) shares cache entries with no one else."""
+    passthrough = api_key if plan.provider.key_passthrough else None
+    return issue_ticket(decided.request, plan, CacheControl.from_headers(http_request.headers),
+                        state.settings.cache, decided.client.tenant, passthrough, state.cache.semantic is not None)
 
 
 async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, caller: Caller,
-                    api_key: str | None) -> web.Response:
+                    api_key: str | None, ticket: CacheTicket) -> web.Response:
     """Non-streamed: the upstream's body is returned byte for byte; only its usage is read, for the cost."""
     upstream = await state.upstream.post(plan.provider, "/chat/completions", plan.upstream_body, stream=False,
                                          api_key=api_key)
@@ -79,11 +98,12 @@ async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, calle
         (choice.get("message") for choice in answer["choices"] or () if isinstance(choice, dict)))
     outcome = outcome_for(plan, usage)
     state.record(outcome, plan, caller, request.n)
+    await state.cache.store(ticket, answer, plan.model.name)
     return web.Response(body=body, content_type="application/json", headers=outcome.headers())
 
 
 async def _stream(http_request: web.Request, state: GatewayState, request: ChatRequest, decision: Decision,
-                  plan: Plan, caller: Caller, api_key: str | None) -> web.StreamResponse:
+                  plan: Plan, caller: Caller, api_key: str | None, ticket: CacheTicket) -> web.StreamResponse:
     """Streamed: headers go out before the answer exists, so they carry the decision's estimate; the exact figures
     follow in an SSE comment just before `[DONE]` and in the ledger."""
     upstream = await state.upstream.post(plan.provider, "/chat/completions", plan.upstream_body, stream=True,
@@ -97,6 +117,17 @@ async def _stream(http_request: web.Request, state: GatewayState, request: ChatR
         outcome = outcome_for(plan, result.usage)
         state.record(outcome, plan, caller, request.n)
         await finish_stream(client, result, outcome.summary())
+        await state.cache.store(ticket, streamed_completion(result), plan.model.name)
     else:
         state.ledger.failed_requests += 1
     return client
+
+
+def streamed_completion(result: StreamResult) -> dict | None:
+    """The answer a completed stream carried, with its usage even when the client's copy had it stripped."""
+    completion = completion_from_chunks(result.payloads)
+    if completion is not None and "usage" not in completion:
+        completion["usage"] = {"prompt_tokens": result.usage.prompt_tokens,
+                               "completion_tokens": result.usage.completion_tokens,
+                               "total_tokens": result.usage.total_tokens}
+    return completion

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import orjson
 from aiohttp import web
 
 from gateway.accounting.cost import Usage, cost_usd, format_usd
 from gateway.accounting.tokens import counter_for_encoding
+from gateway.cache.redis_link import RedisLink
 from gateway.decision.plan import model_not_found
 from gateway.decision.report import decision_report
 from gateway.server.errors import invalid
-from gateway.server.chat import decide
+from gateway.decision.plan import plan_request
+from gateway.server.chat import cache_ticket, decide
 from gateway.server.ingress import authenticate, read_json_body, upstream_api_key
 from gateway.server.state import STATE
 from gateway.upstream.client import transport_error
@@ -78,32 +78,41 @@ async def readyz(request: web.Request) -> web.Response:
                         ("configured" if p.api_key else "missing")} for name, p in settings.providers.items()}
     tokenizers = {name: {"source": c.source, "approximate": c.approximate}
                   for name, c in ((n, counter_for_encoding(n)) for n in ("o200k_base", "cl100k_base"))}
-    redis_state = await _redis_state(request.app)
+    redis_state = await _redis_state(state.cache.redis)
     status = "ok" if redis_state in ("ok", "not configured") else "degraded"
     policies = state.decider.policies.status()
     if policies["errors"]:
         status = "degraded"
     return web.json_response({"status": status, "config": settings.source_file, "models": len(settings.catalog()),
                               "providers": providers, "tokenizers": tokenizers, "redis": redis_state,
+                              "cache": state.cache.status(),
                               "policies": policies, "router": "loaded" if state.decider.engine.router else "none",
                               "client_auth": "keys" if settings.client_keys else "open"})
 
 
-async def _redis_state(app: web.Application) -> str:
-    client = app.get(REDIS)
-    if client is None:
+async def _redis_state(link: RedisLink) -> str:
+    """ok, not configured, or unreachable (the gateway then serves from memory and upstream)."""
+    if not link.configured:
         return "not configured"
-    try:
-        await asyncio.wait_for(client.ping(), timeout=1.0)
-        return "ok"
-    except Exception:
-        return "unreachable"
+    return "ok" if await link.ping() else "unreachable"
 
 
 async def evaluate(request: web.Request) -> web.Response:
     """The decision for a chat request without running it: the chat path's own ingress and decision."""
     decided = await decide(request)
-    return web.json_response(decision_report(decided.decision), dumps=_dumps)
+    report = decision_report(decided.decision)
+    state = request.app[STATE]
+    plan = plan_request(decided.request, decided.raw_body, state.settings, decided.decision)
+    ticket = cache_ticket(request, state, decided, plan, upstream_api_key(plan.provider, decided.client))
+    hit = await state.cache.lookup(ticket, count=False)
+    report["cache"] = ({"hit": hit.kind, "tier": hit.tier, "similarity": round(hit.similarity, 4),
+                        "model": hit.answer.model} if hit else {"hit": None, "exact": ticket.key is not None,
+                                                               "semantic": ticket.namespace is not None,
+                                                               "why_not": ticket.why_not})
+    if hit is not None:
+        report.update(decision="cache", model=hit.answer.model, estimated_cost_usd=0.0)
+        report["reasons"].append(f"answered from the {hit.kind} cache ({hit.tier})")
+    return web.json_response(report, dumps=_dumps)
 
 
 def _dumps(value: object) -> str:
@@ -115,5 +124,3 @@ async def stats(request: web.Request) -> web.Response:
     authenticate(request, state.settings)
     return web.json_response(state.ledger.snapshot())
 
-
-REDIS = web.AppKey("redis", object)

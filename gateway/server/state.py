@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.accounting.ledger import Ledger
 from gateway.accounting.outcome import Outcome
+from gateway.cache.service import CacheService
 from gateway.config.settings import Settings
 from gateway.decision.decider import Caller, Decider
 from gateway.decision.engine import DecisionEngine, Router
@@ -24,13 +25,15 @@ log = logging.getLogger(__name__)
 class GatewayState:
     settings: Settings
     decider: Decider
+    cache: CacheService
     upstream: UpstreamClient = field(default_factory=UpstreamClient)
     ledger: Ledger = field(default_factory=Ledger)
 
     @classmethod
     def create(cls, settings: Settings) -> "GatewayState":
         """Loads the policies (a broken file stops start-up with every mistake listed) and the router."""
-        return cls(settings, Decider(settings, load_policies(settings), DecisionEngine(settings, load_router())))
+        return cls(settings, Decider(settings, load_policies(settings), DecisionEngine(settings, load_router())),
+                   CacheService.from_settings(settings))
 
     def record(self, outcome: Outcome, plan: Plan, caller: Caller, choices: int) -> None:
         """Account for an answered request, and teach the answer-length model what it really produced."""

@@ -39,6 +39,7 @@ class StreamResult:
     completed: bool
     error: APIError | None = None
     tail: bytes = b""
+    payloads: list[bytes] = field(default_factory=list)  # the chunks forwarded (the cache rebuilds the answer)
 
 
 @dataclass
@@ -82,7 +83,7 @@ async def relay_stream(client: web.StreamResponse, upstream: aiohttp.ClientRespo
     if error is not None:
         await _write_quietly(client, state.tail + error_event(error.body()))
     usage = state.usage or estimate_usage(plan.model.upstream_model, plan.messages, _deltas(state.payloads))
-    return StreamResult(usage, error is None, error, state.tail)
+    return StreamResult(usage, error is None, error, state.tail, state.payloads)
 
 
 async def finish_stream(client: web.StreamResponse, result: StreamResult, summary: dict[str, Any]) -> None:

@@ -1,0 +1,175 @@
+"""What a cache hit costs the client, end to end, against the gateway's fixed cost measured in the same run.
+
+Two gateway processes share one Redis, in front of the simulator (no latency model, so only software is timed):
+- direct: the simulator called directly (the reference);
+- bypass: gateway A with `x-gateway-cache: no-cache` (no lookup, no store): its p50 minus direct's is the gateway's
+  fixed cost (ingress, analysis, decision, one more hop);
+- exact/memory: questions A has answered, asked of A again; exact/redis: the same questions asked of B, which has
+  never seen them (its first lookup finds them in Redis);
+- semantic: paraphrases of answered questions (duplicate pairs of `qqp/pairs.dev.jsonl` under GATEWAY_DATA_DIR,
+  or a synthetic set, said so), asked of A; lookups that end in a miss are timed too, since every eligible
+  request pays for one.
+"Added over the fixed cost" = p50(tier) - (p50(bypass) - p50(direct)). The gateway's own in-process lookup time
+(its /metrics histogram) is reported beside it.
+
+    python bench/cache_latency.py [--questions 200] [--redis redis://127.0.0.1:6379/15] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._report import percentile  # noqa: E402
+from bench._servers import free_port, gateway_server, sim_server  # noqa: E402
+
+_SYNTHETIC = [("How do I {v} a {o} in {l}?", "What is the way to {v} a {o} using {l}?")]
+_VERBS, _OBJECTS = ("sort", "reverse", "parse", "serialize", "copy"), ("list", "string", "dictionary", "file")
+_LANGUAGES = ("Python", "Rust", "Go", "Java", "Ruby")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--redis", default=os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object on the last line")
+    return parser.parse_args(argv)
+
+
+def question_pairs(limit: int) -> tuple[list[tuple[str, str]], str]:
+    """(stored question, paraphrase) pairs, and where they came from."""
+    data = os.environ.get("GATEWAY_DATA_DIR")
+    path = Path(data) / "qqp" / "pairs.dev.jsonl" if data else None
+    if path and path.is_file():
+        pairs = []
+        with path.open() as rows:
+            for line in rows:
+                row = json.loads(line)
+                if row["label"] == 1 and len(row["a"]) > 20 and row["a"] != row["b"]:
+                    pairs.append((row["a"], row["b"]))
+                if len(pairs) == limit:
+                    break
+        return pairs, f"QQP duplicate pairs ({path})"
+    pairs = [(a.format(v=v, o=o, l=lang), b.format(v=v, o=o, l=lang)) for a, b in _SYNTHETIC
+             for v in _VERBS for o in _OBJECTS for lang in _LANGUAGES]
+    return pairs[:limit], "synthetic paraphrases (no GATEWAY_DATA_DIR)"
+
+
+def body(question: str) -> dict:
+    return {"model": "gpt-4o", "max_tokens": 64, "messages": [{"role": "user", "content": question}]}
+
+
+async def timed(client: httpx.AsyncClient, url: str, questions: list[str], headers: dict | None = None
+                ) -> tuple[list[float], dict[str, int]]:
+    """Sequential requests (c=1): per-request seconds and the count of each x-gateway-cache value."""
+    seconds, kinds = [], {}
+    for question in questions:
+        started = time.perf_counter()
+        response = await client.post(url + "/chat/completions", json=body(question), headers=headers)
+        seconds.append(time.perf_counter() - started)
+        response.raise_for_status()
+        kind = response.headers.get("x-gateway-cache", "direct")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return seconds, kinds
+
+
+async def lookup_ms(client: httpx.AsyncClient, gateway: str) -> float:
+    """Mean in-process lookup time so far, from the gateway's own /metrics histogram."""
+    text = (await client.get(gateway.removesuffix("/v1") + "/metrics")).text
+    total = float(re.search(r"^gateway_cache_lookup_seconds_sum (\S+)", text, re.M).group(1))
+    count = float(re.search(r"^gateway_cache_lookup_seconds_count (\S+)", text, re.M).group(1))
+    return 1000 * total / count if count else 0.0
+
+
+async def measure(urls: dict[str, str], pairs: list[tuple[str, str]]) -> dict:
+    stored = [a for a, _ in pairs]
+    paraphrases = [b for _, b in pairs]
+    unseen = [f"{a} (variant {uuid.uuid4().hex[:6]})" for a in stored]
+    async with httpx.AsyncClient(timeout=30) as client:
+        await timed(client, urls["a"], stored[:5], {"x-gateway-cache": "no-cache"})  # warm-up
+        await timed(client, urls["sim"], stored[:5])
+        runs = {"direct": await timed(client, urls["sim"], stored),
+                "bypass": await timed(client, urls["a"], stored, {"x-gateway-cache": "no-cache"}),
+                "store": await timed(client, urls["a"], stored)}
+        await asyncio.sleep(2.5)  # background writes land in Redis; B's semantic index syncs
+        runs["exact_memory"] = await timed(client, urls["a"], stored)
+        runs["exact_redis"] = await timed(client, urls["b"], stored)
+        before = await lookup_ms(client, urls["a"])
+        runs["semantic"] = await timed(client, urls["a"], paraphrases)
+        runs["semantic_miss"] = await timed(client, urls["a"], unseen, {"x-gateway-cache": "no-store"})
+        in_gateway = {"exact_lookup_ms_mean": round(before, 3), "all_lookups_ms_mean": round(
+            await lookup_ms(client, urls["a"]), 3)}
+    return summarize(runs, in_gateway)
+
+
+def summarize(runs: dict, in_gateway: dict) -> dict:
+    p50 = {name: 1000 * percentile(seconds, 50) for name, (seconds, _) in runs.items()}
+    fixed = p50["bypass"] - p50["direct"]
+    tiers = {}
+    for name in ("exact_memory", "exact_redis", "semantic", "semantic_miss"):
+        seconds, kinds = runs[name]
+        tiers[name] = {"p50_ms": round(p50[name], 3), "p99_ms": round(1000 * percentile(seconds, 99), 3),
+                       "added_over_fixed_ms": round(p50[name] - fixed, 3), "answers": kinds}
+    return {"direct_p50_ms": round(p50["direct"], 3), "bypass_p50_ms": round(p50["bypass"], 3),
+            "fixed_cost_ms": round(fixed, 3), "tiers": tiers, "in_gateway": in_gateway}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    pairs, source = question_pairs(args.questions)
+    prefix = "bench-cache-" + uuid.uuid4().hex[:8]
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "gateway.yaml"
+        config.write_text(f"redis_url: {args.redis}\ncache: {{redis_prefix: {prefix}}}\n")
+        sim = sim_server(free_port())
+        servers = [sim, gateway_server(free_port(), sim.base_url, config),
+                   gateway_server(free_port(), sim.base_url, config)]
+        for index, server in enumerate(servers):
+            server.name = f"{server.name}-{index}"
+            stack.callback(server.stop)
+            server.start(Path(tmp))
+        stack.callback(lambda: _clean(args.redis, prefix))
+        time.sleep(3)  # the embedder loads off the event loop after start-up
+        result = asyncio.run(measure({"sim": sim.base_url, "a": servers[1].base_url, "b": servers[2].base_url},
+                                     pairs))
+    result.update(questions=len(pairs), source=source)
+    print(table(result))
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def table(result: dict) -> str:
+    lines = [f"{result['questions']} questions from {result['source']}",
+             f"direct p50 {result['direct_p50_ms']:.2f} ms; gateway with cache bypassed p50 "
+             f"{result['bypass_p50_ms']:.2f} ms; fixed cost {result['fixed_cost_ms']:.2f} ms", "",
+             "| tier | p50 ms | p99 ms | added over fixed cost, ms | answers |", "|---|---|---|---|---|"]
+    for name, tier in result["tiers"].items():
+        lines.append(f"| {name} | {tier['p50_ms']:.2f} | {tier['p99_ms']:.2f} | {tier['added_over_fixed_ms']:.2f} "
+                     f"| {tier['answers']} |")
+    lines.append(f"in-gateway lookup mean: exact {result['in_gateway']['exact_lookup_ms_mean']:.3f} ms, "
+                 f"all kinds {result['in_gateway']['all_lookups_ms_mean']:.3f} ms")
+    return "\n".join(lines)
+
+
+def _clean(url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(prefix + ":*"):
+        client.delete(key)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

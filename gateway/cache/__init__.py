@@ -1,0 +1,1 @@
+"""Exact and semantic answer caches, in memory and in Redis."""

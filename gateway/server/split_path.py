@@ -69,7 +69,7 @@ def _attempts(state: GatewayState, decided: "DecidedRequest") -> tuple[Target, .
 async def _complete(http_request: web.Request, state: GatewayState, decided: "DecidedRequest", plan: SplitPlan,
                     pool: WorkerPool) -> web.StreamResponse:
     tasks = pool.start(plan)
-    watcher = asyncio.create_task(_cancel_when_client_leaves(http_request, tasks))
+    watcher = asyncio.create_task(_cancel_when_client_leaves(http_request, tasks, state))
     try:
         answers = [await task for task in tasks]
     except PartFailed:
@@ -183,13 +183,14 @@ def _estimate_headers(http_request: web.Request, decided: "DecidedRequest") -> d
     return {**estimate.headers(), "x-gateway-cost-basis": "estimate", "x-request-id": http_request[REQUEST_ID]}
 
 
-async def _cancel_when_client_leaves(http_request: web.Request, tasks: list[asyncio.Task]) -> None:
+async def _cancel_when_client_leaves(http_request: web.Request, tasks: list[asyncio.Task],
+                                     state: GatewayState) -> None:
     """aiohttp does not cancel a handler whose client disconnects, so the workers watch the connection."""
     while not all(task.done() for task in tasks):
         transport = http_request.transport
         if transport is None or transport.is_closing():
-            for task in tasks:
-                task.cancel()
+            cancel_all(tasks, state.ledger.split)
+            state.ledger.failed_requests += 1
             return
         await asyncio.sleep(CLIENT_POLL_S)
 

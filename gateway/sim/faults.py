@@ -47,8 +47,9 @@ class FaultPicker:
         only = metadata.get("sim_fault_model")
         if only is not None and only != model:
             return False
-        first = metadata.get("sim_fault_first")
-        if isinstance(first, int):
+        first = metadata.get("sim_fault_first")  # metadata values are strings (the API's rule)
+        if first is not None and str(first).isdigit():
+            first = int(first)
             key = f"{metadata.get('sim_fault')}:{only}"
             self._spent[key] = self._spent.get(key, 0) + 1
             return self._spent[key] <= first

@@ -7,6 +7,7 @@ import pytest
 from gateway.accounting.cost import Usage
 from gateway.accounting.outcome import outcome_for
 from gateway.accounting.tokens import counter_for_model
+from gateway.analysis import analyze
 from gateway.analysis.types import TokenCounts
 from gateway.config.settings import load_settings
 from gateway.decision.engine import DecisionEngine
@@ -142,7 +143,9 @@ def test_routing_saving_is_accounted_separately():
 
 
 def test_split_is_priced_when_subtasks_exist():
-    a = analysis(subtasks=("What is 2+2?", "Name a prime.", "Define entropy."))
+    text = "Answer these:\n1. What is 2+2?\n2. Name a prime.\n3. Define entropy."
+    a = analyze([{"role": "user", "content": text}], None, COUNTER)
     decision = decide("defaults: {split: {allowed: true, worker_model: gpt-4o-mini, max_workers: 2}}", a=a)
     split = next(o for o in decision.options if o.kind == "split")
-    assert split.workers == 2 and split.model.name == "gpt-4o-mini" and split.cost_usd > 0
+    assert split.workers == 3 and split.model.name == "gpt-4o-mini" and split.cost_usd > 0
+    assert split.prompt_tokens > 3 * a.tokens.last_user // 2  # every worker pays for the context and its note

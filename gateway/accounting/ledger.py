@@ -39,12 +39,32 @@ class Totals:
 
 
 @dataclass
+class SplitCounters:
+    """How splitting fares: requests split, workers run, failures and what recovered them, integration checks
+    (every subtask answered, in order, no duplicates), and workers cancelled because the client left."""
+
+    requests: int = 0
+    workers: int = 0
+    worker_failures: int = 0
+    retries: int = 0
+    main_model_fallbacks: int = 0
+    main_session_fallbacks: int = 0
+    integration_success: int = 0
+    integration_failure: int = 0
+    workers_cancelled: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
 class Ledger:
     total: Totals = field(default_factory=Totals)
     by_model: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
     by_route: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
     by_role: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
     failed_requests: int = 0
+    split: SplitCounters = field(default_factory=SplitCounters)
 
     def record(self, outcome: Outcome, agent_role: str | None = None) -> None:
         self.total.add(outcome)
@@ -53,7 +73,7 @@ class Ledger:
         self.by_role[agent_role or "none"].add(outcome)
 
     def snapshot(self) -> dict[str, object]:
-        return {"total": self.total.as_dict(), "failed_requests": self.failed_requests,
+        return {"total": self.total.as_dict(), "failed_requests": self.failed_requests, "split": self.split.as_dict(),
                 "by_model": {name: totals.as_dict() for name, totals in self.by_model.items()},
                 "by_route": {name: totals.as_dict() for name, totals in self.by_route.items()},
                 "by_agent_role": {name: totals.as_dict() for name, totals in self.by_role.items()}}

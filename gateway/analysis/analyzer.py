@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.accounting.tokens import TokenCounter
-from gateway.analysis import complexity, dependency, subtasks, task_type
+from gateway.analysis import complexity, counted, dependency, subtasks, task_type
+from gateway.analysis.split_shape import count_shape, items_shape
 from gateway.analysis.text import content_text, has_code, lower_window, tail, words
 from gateway.analysis.tokens import SYSTEM_ROLES, count_parts, turn_index
-from gateway.analysis.types import TASK_TYPES, Analysis
+from gateway.analysis.types import TASK_TYPES, Analysis, SplitShape, Subtask
 
 FOLLOW_UP_DEPENDENCY = 0.6   # at or above: the turn leans on the conversation
 FOLLOW_UP_OWN_SCORE = 3.0    # ...and unless its own task evidence is at least this strong, it is a follow-up
@@ -75,10 +76,10 @@ def analyze(messages: list[dict], tools: list[dict] | None, counter: TokenCounte
     signals.append(f"dependency {dep:.2f}: {strongest[1]}" + (f" (+{len(dep_evidence) - 1} more)"
                                                                if len(dep_evidence) > 1 else ""))
 
-    found, reason = subtasks.find(text) if text else ((), "")
+    found, reason, shape = _split(text)
     if found and dep >= SUBTASK_MAX_DEPENDENCY:
         reason = f"{len(found)} items found but the turn needs earlier turns: not split"
-        found = ()
+        found, shape = (), None
     if reason:
         signals.append(reason)
     signals.append(f"tokens: system {tokens.system}, history {tokens.history}, last turn {tokens.last_user}, "
@@ -88,7 +89,22 @@ def analyze(messages: list[dict], tools: list[dict] | None, counter: TokenCounte
     if hint in TASK_TYPES:
         confidence = max(confidence, 0.9)  # the client knows its own task
     return Analysis(tokens=tokens, task_type=kind, complexity=level, context_dependency=dep, subtasks=found,
-                    confidence=confidence, last_user_text=text, user_turns=user_turns, signals=tuple(signals))
+                    confidence=confidence, last_user_text=text, user_turns=user_turns, signals=tuple(signals),
+                    split=shape)
+
+
+def _split(text: str) -> tuple[tuple[Subtask, ...], str, SplitShape | None]:
+    """Subtasks from a list in the turn, else from a count of independent outputs ("give me 5 slogans")."""
+    if not text:
+        return (), "", None
+    found, reason = subtasks.find(text)
+    if found:
+        return found, reason, items_shape(text, found, reason)
+    n, why = counted.find_count(text)
+    if not n:
+        return (), "; ".join(part for part in (reason, why) if part), None
+    parts = tuple(Subtask(index, text) for index in range(min(n, subtasks.MAX_SUBTASKS)))
+    return parts, why, count_shape(text, n, why)
 
 
 def _assistant_tail(messages: list[dict[str, Any]], turn: int) -> str:

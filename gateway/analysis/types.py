@@ -31,6 +31,26 @@ class Subtask:
 
 
 @dataclass(frozen=True)
+class SplitShape:
+    """How the last turn splits: a template with one slot, the shared context, and the data items or a count.
+
+    `kind` is "items" (one worker per item: the turn with the list replaced by that item) or "count" ("give me N
+    variations": the N outputs are shared out between workers). `labels` are the items' own markers ("1.", "b)",
+    "Q3:") so the merged answer keeps the user's numbering. `confidence` (0..1) is compared with the policy's
+    `split.min_confidence`: below it nothing is split.
+    """
+
+    kind: str
+    template: str
+    context: str
+    items: tuple[str, ...]
+    labels: tuple[str, ...]
+    n: int
+    confidence: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class Analysis:
     tokens: TokenCounts
     task_type: str
@@ -41,6 +61,7 @@ class Analysis:
     last_user_text: str
     user_turns: int
     signals: tuple[str, ...] = field(default=())  # short human-readable reasons, shown by `policy explain`
+    split: SplitShape | None = None  # the split shape of `subtasks` (None when there are none)
 
     @property
     def has_subtasks(self) -> bool:

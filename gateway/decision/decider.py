@@ -35,6 +35,13 @@ class Caller:
                    headers.get("x-gateway-policy"))
 
 
+def splittable(body: Mapping) -> bool:
+    """Whether parts answered separately can be merged into the answer asked for: plain text, one choice."""
+    response_format = body.get("response_format")
+    return (not body.get("tools") and not body.get("functions") and not body.get("logprobs")
+            and (not isinstance(response_format, dict) or response_format.get("type", "text") == "text"))
+
+
 @dataclass
 class Decider:
     settings: Settings
@@ -54,4 +61,4 @@ class Decider:
         matched = match(policy, facts)
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         return self.engine.decide(analysis, matched, requested, request.messages, counter,
-                                  max_tokens=max_tokens, n=request.n)
+                                  max_tokens=max_tokens, n=request.n, splittable=splittable(body))

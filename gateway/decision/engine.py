@@ -11,7 +11,7 @@ prompt at the rule's `quality_risk`. When the analysis is unsure, the request ru
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, Sequence
 
 from gateway.accounting.tokens import TokenCounter
@@ -19,6 +19,7 @@ from gateway.analysis.types import Analysis
 from gateway.config.settings import TIERS, ModelSpec, Settings
 from gateway.decision.answer_length import AnswerLengths
 from gateway.orchestrator.context import MinimizedContext, minimize
+from gateway.orchestrator.split_plan import SplitPlan, plan_split
 from gateway.policy.schema import Actions, Match
 
 _PER_MILLION = 1_000_000
@@ -42,6 +43,7 @@ class Option:
     note: str
     context: MinimizedContext | None = None
     workers: int = 0
+    split: SplitPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,17 @@ class DecisionEngine:
     lengths: AnswerLengths = field(default_factory=AnswerLengths.load_default)
 
     def decide(self, analysis: Analysis, match: Match, requested: ModelSpec, messages: list[dict],
-               counter: TokenCounter, *, max_tokens: int | None = None, n: int = 1) -> Decision:
+               counter: TokenCounter, *, max_tokens: int | None = None, n: int = 1,
+               splittable: bool = True) -> Decision:
         actions = match.actions
         output = self.lengths.expected(analysis.task_type, analysis.tokens.last_user, max_tokens) * n
         main = _priced("main", requested, analysis.tokens.total, output, True, "the request as asked")
-        if analysis.confidence < actions.min_confidence:
+        split = self._split_option(analysis, actions, messages, counter, max_tokens, main, splittable and n == 1)
+        if analysis.confidence < actions.min_confidence:  # unsure of the task: as asked, unless it surely splits
             note = f"analysis confidence {analysis.confidence:.2f} < {actions.min_confidence:.2f}: run as asked"
+            if split.allowed:
+                return Decision(analysis, match, requested, (main, split), split,
+                                self._reasons(match, main, split), messages)
             return Decision(analysis, match, requested, (main,), main, (note,), messages)
         models = self._candidates(analysis, actions, requested, output)
         options = [main] + [_priced("routed", model, analysis.tokens.total, output, ok, note)
@@ -89,12 +96,14 @@ class DecisionEngine:
             options.append(_priced("minimized", requested, prompt, output, True, context.reason, context))
             options += [_priced("routed+minimized", model, prompt, output, ok, note, context)
                         for model, ok, note in models]
-        options.append(self._split_option(analysis, actions, requested))
+        options.append(split)
         if actions.route.mode in ("model", "tier") and any(o.allowed for o in options if o.kind != "main"):
             options[0] = _priced("main", requested, analysis.tokens.total, output, False,
                                  f"rule routes to {actions.route.describe()}")
         allowed = [option for option in options if option.allowed] or [main]
         choice = min(allowed, key=lambda option: option.cost_usd)
+        if split.allowed and actions.split.latency_sensitive:
+            choice = split  # the policy pays for the sooner answer (see _split_option for when it is sooner)
         return Decision(analysis, match, requested, tuple(options), choice, self._reasons(match, main, choice),
                         messages)
 
@@ -155,17 +164,47 @@ class DecisionEngine:
         independent = analysis.context_dependency < actions.independence_threshold
         return minimize(messages, actions.context, independent=independent, counter=counter)
 
-    def _split_option(self, analysis: Analysis, actions: Actions, requested: ModelSpec) -> Option:
-        """Workers: each subtask with the system prompt only, on the worker model; merging is concatenation."""
-        split = actions.split
-        worker = self.settings.find_model(split.worker_model) if split.worker_model else None
-        if not analysis.has_subtasks or not split.allowed or worker is None:
-            return _priced("split", worker or requested, 0, 0, False, "no independent subtasks or not allowed")
-        workers = min(len(analysis.subtasks), split.max_workers)
-        per_worker_prompt = analysis.tokens.system + analysis.tokens.last_user // max(1, len(analysis.subtasks))
-        output = self.lengths.expected(analysis.task_type, per_worker_prompt) * workers
-        return _priced("split", worker, per_worker_prompt * workers, output, False,
-                       "parallel workers are not available in this build yet", workers=workers)
+    def _split_option(self, analysis: Analysis, actions: Actions, messages: list[dict], counter: TokenCounter,
+                      max_tokens: int | None, main: Option, splittable: bool) -> Option:
+        """Workers + integration, priced honestly: every worker pays for the system prompt, the shared context, its
+        item and the note; the answers together are at least as long as one whole answer; an integration call
+        reads all the parts and writes them again. Allowed only when cheaper than the main session, or, for a
+        latency-sensitive policy, when the longest part is at most half the whole answer (twice as soon)."""
+        split, shape = actions.split, analysis.split
+        worker = self._worker_model(split.worker_model, main.model)
+        if not (analysis.has_subtasks and shape and split.allowed and worker and splittable):
+            why = "no independent subtasks" if not analysis.has_subtasks else "splitting not allowed here"
+            return _priced("split", worker or main.model, 0, 0, False, why)
+        plan = plan_split(shape, messages, split.max_workers)
+        prompts = [counter.count_messages(part.messages) for part in plan.parts]
+        answers = [self._part_answer(analysis, shape.kind, main.output_tokens, shape.n, len(plan.parts),
+                                     counter.count(part.messages[-1]["content"]), max_tokens) for part in plan.parts]
+        prompt, output = sum(prompts), max(sum(answers), main.output_tokens)
+        if split.integration == "call":
+            prompt, output = prompt + output + analysis.tokens.last_user, output * 2
+        option = _priced("split", worker, prompt, output, False, "", workers=len(plan.parts))
+        if shape.confidence < split.min_confidence:
+            return _with(option, False, f"split confidence {shape.confidence:.2f} < {split.min_confidence:.2f}")
+        if option.cost_usd < main.cost_usd:
+            return _with(option, True, f"{len(plan.parts)} workers: {shape.reason}", plan)
+        if split.latency_sensitive and max(answers) * 2 <= main.output_tokens:
+            return _with(option, True, f"{len(plan.parts)} workers, latency-sensitive: {shape.reason}", plan)
+        return _with(option, False, "workers would cost more than the main session")
+
+    def _worker_model(self, named: str | None, requested: ModelSpec) -> ModelSpec | None:
+        """The policy's worker model, else the cheapest usable economy-tier chat model."""
+        if named:
+            return self.settings.find_model(named)
+        economy = [m for m in self.settings.catalog() if m.is_chat and m.tier == TIERS[0] and
+                   self._usable(m, requested)]
+        return min(economy, key=lambda m: m.input_per_million + m.output_per_million, default=None)
+
+    def _part_answer(self, analysis: Analysis, kind: str, whole: int, n: int, parts: int, part_tokens: int,
+                     max_tokens: int | None) -> int:
+        """Expected answer of one part: a share of the whole for a count, the length model's guess for an item."""
+        if kind == "count":
+            return max(1, whole * -(-n // parts) // max(1, n))
+        return self.lengths.expected(analysis.task_type, part_tokens, max_tokens)
 
     @staticmethod
     def _reasons(match: Match, main: Option, choice: Option) -> tuple[str, ...]:
@@ -193,3 +232,7 @@ def _priced(kind: str, model: ModelSpec, prompt: int, output: int, allowed: bool
             context: MinimizedContext | None = None, workers: int = 0) -> Option:
     cost = (prompt * model.input_per_million + output * model.output_per_million) / _PER_MILLION
     return Option(kind, model, prompt, output, cost, allowed, note, context, workers)
+
+
+def _with(option: Option, allowed: bool, note: str, plan: SplitPlan | None = None) -> Option:
+    return replace(option, allowed=allowed, note=note, split=plan)

@@ -17,7 +17,7 @@ from gateway.config.reader import Reader
 from gateway.config.settings import TIERS, Settings
 from gateway.config.yaml_source import ConfigError, ConfigIssue, Path, YamlSource, load_yaml, load_yaml_file
 from gateway.policy.matcher import compile_checks
-from gateway.policy.schema import Actions, Conditions, Policy, Range, Route, Rule
+from gateway.policy.schema import SPLIT_INTEGRATIONS, Actions, Conditions, Policy, Range, Route, Rule
 
 _TOP_KEYS = ("name", "description", "defaults", "rules")
 _RULE_KEYS = ("name", "description", "when", "then")
@@ -238,9 +238,14 @@ class _PolicyReader(Reader):
 
     def split(self, value: Any, path: Path) -> dict[str, Any]:
         values = self.section(value, path, {"allowed": (bool, None), "worker_model": (str, None),
-                                            "max_workers": (int, 1)})
+                                            "max_workers": (int, 1), "min_confidence": (float, 0),
+                                            "integration": (str, None), "latency_sensitive": (bool, None)})
         if values.get("worker_model") is not None:
             self.model(values["worker_model"], path + ("worker_model",))
+        if "min_confidence" in values:
+            values["min_confidence"] = self.fraction(values["min_confidence"], path + ("min_confidence",))
+        if "integration" in values:
+            values["integration"] = self.choice(values["integration"], path + ("integration",), SPLIT_INTEGRATIONS)
         return values
 
     def context(self, value: Any, path: Path) -> dict[str, Any]:

@@ -92,11 +92,22 @@ class CachePolicy:
     multiple_choices: bool = False
 
 
+SPLIT_INTEGRATIONS = ("none", "call")
+
+
 @dataclass(frozen=True)
 class SplitPolicy:
+    """Parallel workers for independent subtasks. `max_workers` bounds the workers running at once for a request;
+    `min_confidence` is the detection confidence needed to split; `integration: call` adds one call on the worker
+    model that smooths the merged parts into one text; `latency_sensitive` splits when the parallel answer is much
+    sooner even if it costs more."""
+
     allowed: bool = False
     worker_model: str | None = None
     max_workers: int = 4
+    min_confidence: float = 0.7
+    integration: str = "none"
+    latency_sensitive: bool = False
 
 
 @dataclass(frozen=True)

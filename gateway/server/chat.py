@@ -24,6 +24,7 @@ from gateway.decision.plan import Plan, plan_request, requested_model
 from gateway.server.cached_reply import hit_headers, hit_outcome, reply_from_cache
 from gateway.server.errors import upstream_error
 from gateway.server.ingress import ClientIdentity, authenticate, read_chat_request, upstream_api_key
+from gateway.server.split_path import respond_split
 from gateway.server.state import REQUEST_ID, STATE, GatewayState
 from gateway.server.stream_relay import StreamResult, finish_stream, open_client_stream, relay_stream
 from gateway.server.validation import ChatRequest
@@ -53,6 +54,8 @@ async def decide(http_request: web.Request) -> DecidedRequest:
 async def chat_completions(http_request: web.Request) -> web.StreamResponse:
     state = http_request.app[STATE]
     decided = await decide(http_request)
+    if decided.decision.choice.kind == "split":
+        return await respond_split(http_request, state, decided)
     request, decision, caller = decided.request, decided.decision, decided.caller
     plan = plan_request(request, decided.raw_body, state.settings, decision)
     api_key = upstream_api_key(plan.provider, decided.client)

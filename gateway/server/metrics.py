@@ -32,6 +32,8 @@ async def render(request: web.Request) -> web.Response:
     lines += ["# TYPE gateway_model_cost_usd_total counter"]
     lines += [_line("gateway_model_cost_usd_total", t.cost_usd, {"model": model})
               for model, t in ledger.by_model.items()]
+    for name, value in ledger.split.as_dict().items():
+        lines += [f"# TYPE gateway_split_{name}_total counter", _line(f"gateway_split_{name}_total", value)]
     lines += ["# TYPE gateway_policy_reloads_total counter", _line("gateway_policy_reloads_total", policies["reloads"]),
               "# TYPE gateway_policy_reload_errors_total counter",
               _line("gateway_policy_reload_errors_total", policies["reload_errors"]),

@@ -128,7 +128,7 @@ async def _prologue(request: web.Request) -> tuple[dict[str, Any], Fault | None]
                                "object (this is the simulated upstream).")
     metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
     try:
-        fault = state.faults.pick(request.headers, metadata)
+        fault = state.faults.pick(request.headers, metadata, body.get("model"))
     except UnknownFault as exc:
         return invalid_request(str(exc), "metadata", "invalid_value")
     if fault is None:

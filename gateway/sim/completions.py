@@ -177,6 +177,10 @@ class Planner:
         profile = profile_for_model(model)
         topics = generator.topic_words(prompt or generator.message_text(messages[-1]))
         target = generator.target_tokens(rng, profile, prompt, self.options.max_answer_tokens)
+        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        wanted = str(metadata.get("sim_answer_tokens", ""))
+        if wanted.isdigit() and int(wanted) > 0:
+            target = int(wanted)  # a benchmark asking for a given answer length
         if mode == "json_object":
             return generator.json_object_text(rng, topics, target)
         if replay_text is not None:

@@ -41,10 +41,28 @@ class FaultPicker:
     def __init__(self, options: SimOptions) -> None:
         self._rates = [(name, rate) for name, rate in options.fault_rates.items() if rate > 0]
         self._rng = random.Random(options.seed)
+        self._spent: dict[str, int] = {}
 
-    def pick(self, headers: Mapping[str, str], metadata: Mapping[str, Any]) -> Fault | None:
-        """The fault for this request, if any; raises UnknownFault for a name not in FAULT_NAMES."""
+    def _narrowed_applies(self, metadata: Mapping[str, Any], model: Any) -> bool:
+        only = metadata.get("sim_fault_model")
+        if only is not None and only != model:
+            return False
+        first = metadata.get("sim_fault_first")  # metadata values are strings (the API's rule)
+        if first is not None and str(first).isdigit():
+            first = int(first)
+            key = f"{metadata.get('sim_fault')}:{only}"
+            self._spent[key] = self._spent.get(key, 0) + 1
+            return self._spent[key] <= first
+        return True
+
+    def pick(self, headers: Mapping[str, str], metadata: Mapping[str, Any], model: Any = None) -> Fault | None:
+        """The fault for this request, if any; raises UnknownFault for a name not in FAULT_NAMES.
+
+        A named fault can be narrowed: `sim_fault_model` (only calls to that model fail, as when one provider is
+        down) and `sim_fault_first: K` (only the first K such calls fail, an outage that ends)."""
         name = headers.get("x-sim-fault") or metadata.get("sim_fault")
+        if name and not self._narrowed_applies(metadata, model):
+            name = None
         if name is None and self._rates:
             draw = self._rng.random()
             for candidate, rate in self._rates:

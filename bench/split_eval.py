@@ -50,6 +50,7 @@ COUNTER = counter_for_encoding("o200k_base")
 LABELS = Path(__file__).with_name("split_labels.txt")
 MIN_CONFIDENCE = SplitPolicy().min_confidence
 MAIN, WORKER = "gpt-4o", "gpt-4o-mini"
+NO_CACHE = {"x-gateway-cache": "no-cache"}  # repeated prompts must be split each time, not answered from the cache
 
 
 def data_dir() -> Path:
@@ -118,7 +119,8 @@ async def timing(prompts: list[str], speed: float) -> dict:
             for prompt in prompts:
                 body = {"model": MAIN, "messages": [{"role": "user", "content": prompt}]}
                 start = time.perf_counter()
-                split = await client.post(str(gateway.make_url("/v1/chat/completions")), json=body)
+                split = await client.post(str(gateway.make_url("/v1/chat/completions")), json=body,
+                                          headers=NO_CACHE)
                 split_s = time.perf_counter() - start
                 if not split.headers.get("x-gateway-route", "").startswith("split:"):
                     continue
@@ -151,7 +153,8 @@ async def integration(prompts: list[str], fault_rate: float) -> dict:
             for prompt in prompts:
                 found = shape(prompt)
                 body = {"model": MAIN, "messages": [{"role": "user", "content": prompt}]}
-                reply = await client.post(str(gateway.make_url("/v1/chat/completions")), json=body)
+                reply = await client.post(str(gateway.make_url("/v1/chat/completions")), json=body,
+                                          headers=NO_CACHE)
                 answered += reply.status_code == 200
                 if reply.status_code == 200 and reply.headers.get("x-gateway-route", "").startswith("split:"):
                     split += 1
@@ -159,7 +162,7 @@ async def integration(prompts: list[str], fault_rate: float) -> dict:
     finally:
         await gateway.close()
         await sim.close()
-    return {"requests": split, "integration_success": integrated / max(1, split), "answered": answered / len(prompts)}
+    return {"requests": split, "integration_success": integrated / max(1, split), "answered": answered / max(1, len(prompts))}
 
 
 def _in_order(content: str, found) -> bool:
@@ -183,7 +186,9 @@ def main() -> None:
     labels = {line.split("#")[0].strip() for line in LABELS.read_text().splitlines()} - {""}
     positives, negatives = load(args.positives, args.limit), load(args.negatives, args.limit)
     report = detection(positives, negatives, labels)
-    big = [row["original"] for row in positives if (s := shape(row["original"])) and s.kind == "items" and s.n >= 4]
+    # Timing and faults draw on the whole positives file: --limit bounds detection rows, --timing-limit these.
+    big = [row["original"] for row in load(args.positives, None)
+           if (s := shape(row["original"])) and s.kind == "items" and s.n >= 4]
     report.update(asyncio.run(timing(big[:args.timing_limit], args.speed)))
     faulted = (big * 5)[:args.fault_requests or 5 * args.timing_limit]
     for rate in (0.0, 0.1):

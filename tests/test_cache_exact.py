@@ -234,3 +234,20 @@ async def test_evaluate_reports_a_cached_answer_without_counting_it(stack):
     assert before["cache"]["hit"] is None and before["cache"]["exact"] is True and before["decision"] == "main_session"
     assert (after["decision"], after["cache"]["hit"], after["estimated_cost_usd"]) == ("cache", "exact", 0.0)
     assert "gateway_cache_hits_total{" not in metrics
+
+
+async def test_a_split_answer_is_cached_whole(sim_url, gateway_url):
+    sim = await sim_url()
+    gateway = await gateway_url(sim, "policies:\n  default: default\n", environ={"OPENAI_API_KEY": "sk-test"},
+                                policy=None)
+    questions = {"model": "gpt-4o", "messages": [{"role": "user", "content": (
+        "Answer these questions:\n1. What is the capital of France?\n2. Who wrote Hamlet?\n"
+        "3. How far is the Moon from Earth?\n4. Why is the sky blue?")}]}
+    first = await post(gateway, questions)
+    assert first.headers["x-gateway-route"] == "split:4"
+    calls = await upstream_calls(sim)
+    second = await post(gateway, questions)
+    assert (second.headers["x-gateway-route"], second.headers["x-gateway-cache"]) == ("cache", "exact")
+    assert second.json()["choices"][0]["message"] == first.json()["choices"][0]["message"]
+    assert second.headers["x-gateway-model"] == first.headers["x-gateway-model"]
+    assert await upstream_calls(sim) == calls

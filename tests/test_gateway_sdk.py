@@ -87,7 +87,7 @@ def test_client_request_id_is_kept_and_upstream_key_is_the_gateways(cli_stack):
     via_gateway, _ = sync_clients(cli_stack)
     httpx.delete(cli_stack["sim"].url + "/sim/requests")
     raw = via_gateway.chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", messages=MESSAGES, extra_headers={"x-request-id": "trace-42"})
+        model="gpt-4o-mini", messages=MESSAGES, extra_headers={"x-request-id": "trace-42", "x-gateway-cache": "no-cache"})
     assert raw.headers["x-request-id"] == "trace-42"
     log = httpx.get(cli_stack["sim"].url + "/sim/requests").json()
     assert isinstance(log, list), log

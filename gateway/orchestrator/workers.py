@@ -195,8 +195,8 @@ def forwarded(body: dict[str, Any]) -> dict[str, Any]:
 def cancel_all(tasks: list[asyncio.Task[Any]], counters: SplitCounters) -> None:
     """Cancel every unfinished worker (client gone, or the request failed): nothing runs on after the response."""
     for task in tasks:
-        if not task.done():
+        if not task.done() or task.cancelled():  # the one being awaited is cancelled with the handler itself
             task.cancel()
             counters.workers_cancelled += 1
-        elif not task.cancelled():
+        else:
             task.exception()  # retrieved, so asyncio does not log it as never retrieved

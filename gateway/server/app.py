@@ -65,5 +65,7 @@ def run_gateway(settings: Settings, host: str, port: int) -> None:
     app = create_app(settings)
     log.info("gateway listening on http://%s:%d/v1 (%d models, client auth %s)", host, port,
              len(settings.catalog()), "on" if settings.client_keys else "off")
+    # handler_cancellation: a client that disconnects cancels its request, so the upstream call (and a split
+    # request's workers) stop too, and nobody pays for an answer no one reads.
     web.run_app(app, host=host, port=port, access_log=logging.getLogger("gateway.access")
-                if settings.server.access_log else None, print=None)
+                if settings.server.access_log else None, print=None, handler_cancellation=True)

@@ -54,8 +54,6 @@ async def decide(http_request: web.Request) -> DecidedRequest:
 async def chat_completions(http_request: web.Request) -> web.StreamResponse:
     state = http_request.app[STATE]
     decided = await decide(http_request)
-    if decided.decision.choice.kind == "split":
-        return await respond_split(http_request, state, decided)
     request, decision, caller = decided.request, decided.decision, decided.caller
     plan = plan_request(request, decided.raw_body, state.settings, decision)
     api_key = upstream_api_key(plan.provider, decided.client)
@@ -65,6 +63,8 @@ async def chat_completions(http_request: web.Request) -> web.StreamResponse:
         outcome = hit_outcome(plan, hit)
         state.ledger.record(outcome, caller.agent_role)
         return await reply_from_cache(http_request, request, outcome, hit, hit_headers(outcome, hit))
+    if decision.choice.kind == "split":
+        return await respond_split(http_request, state, decided, ticket)
     if request.stream:
         return await _stream(http_request, state, request, decision, plan, caller, api_key, ticket)
     return await _complete(state, request, plan, caller, api_key, ticket)

@@ -16,7 +16,6 @@ estimate would let the gateway flatter itself). The difference is attributed to 
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
@@ -24,6 +23,7 @@ from aiohttp import web
 
 from gateway.accounting.cost import Usage, cost_usd
 from gateway.accounting.outcome import Outcome
+from gateway.cache.ticket import CacheTicket
 from gateway.decision.engine import Decision
 from gateway.decision.plan import plan_request
 from gateway.orchestrator.merger import (ChunkWriter, completion, finish_reason, integration_ok, merged_text,
@@ -39,22 +39,22 @@ from gateway.server.stream_relay import COST_COMMENT, open_client_stream
 if TYPE_CHECKING:
     from gateway.server.chat import DecidedRequest
 
-CLIENT_POLL_S = 0.1
 INTEGRATION_NOTE = ("The answer below was assembled from parts written separately. Rewrite it as one coherent answer: "
                     "keep every part, in the same order, with the same numbering and labels; smooth the transitions; "
                     "add nothing else.\n\n")
 
 
-async def respond_split(http_request: web.Request, state: GatewayState,
-                        decided: "DecidedRequest") -> web.StreamResponse:
-    """Answer a request the decision split (`decision.choice.kind == "split"`)."""
+async def respond_split(http_request: web.Request, state: GatewayState, decided: "DecidedRequest",
+                        ticket: CacheTicket) -> web.StreamResponse:
+    """Answer a request the decision split (`decision.choice.kind == "split"`); a complete merged answer is stored
+    under the ticket like any other."""
     plan = decided.decision.choice.split
     assert plan is not None, "a split choice carries its plan"
     pool = WorkerPool(state.upstream, state.ledger.split, _attempts(state, decided), forwarded(decided.request.body),
                       decided.decision.match.actions.split.max_workers)
     if decided.request.stream:
-        return await _stream(http_request, state, decided, plan, pool)
-    return await _complete(http_request, state, decided, plan, pool)
+        return await _stream(http_request, state, decided, plan, pool, ticket)
+    return await _complete(http_request, state, decided, plan, pool, ticket)
 
 
 def _attempts(state: GatewayState, decided: "DecidedRequest") -> tuple[Target, ...]:
@@ -67,29 +67,28 @@ def _attempts(state: GatewayState, decided: "DecidedRequest") -> tuple[Target, .
 
 
 async def _complete(http_request: web.Request, state: GatewayState, decided: "DecidedRequest", plan: SplitPlan,
-                    pool: WorkerPool) -> web.StreamResponse:
+                    pool: WorkerPool, ticket: CacheTicket) -> web.StreamResponse:
     tasks = pool.start(plan)
-    watcher = asyncio.create_task(_cancel_when_client_leaves(http_request, tasks, state))
-    try:
+    try:  # a client that leaves cancels this handler (handler_cancellation), and with it every worker
         answers = [await task for task in tasks]
     except PartFailed:
-        return await _main_session(http_request, state, decided)
+        return await _main_session(http_request, state, decided, ticket)
     finally:
-        watcher.cancel()
         cancel_all(tasks, state.ledger.split)
     if not _integrated(state, plan, answers):
-        return await _main_session(http_request, state, decided)
+        return await _main_session(http_request, state, decided, ticket)
     text, extra = merged_text(plan, answers), []
     if decided.decision.match.actions.split.integration == "call":
         text, extra = await _integrate(pool, plan, text, answers)
     usage = summed_usage([a.usage for a in answers] + [a.usage for a in extra])
     outcome = _record(state, decided, plan, answers + extra, usage)
     body = completion(decided.request.model, text, finish_reason(answers), usage)
+    await state.cache.store(ticket, body, ",".join(outcome.models))
     return web.json_response(body, headers=outcome.headers())
 
 
 async def _stream(http_request: web.Request, state: GatewayState, decided: "DecidedRequest", plan: SplitPlan,
-                  pool: WorkerPool) -> web.StreamResponse:
+                  pool: WorkerPool, ticket: CacheTicket) -> web.StreamResponse:
     out = _LazyStream(http_request, _estimate_headers(http_request, decided),
                       ChunkWriter(decided.request.model, decided.request.include_usage))
     first = plan.parts[0].heading
@@ -106,7 +105,7 @@ async def _stream(http_request: web.Request, state: GatewayState, decided: "Deci
             answers.append(answer)
     except PartFailed as failure:
         if not out.opened:
-            return await _main_session(http_request, state, decided)
+            return await _main_session(http_request, state, decided, ticket)
         state.ledger.split.integration_failure += 1
         state.ledger.failed_requests += 1
         return await out.fail(f"part {failure.index + 1} of the answer could not be produced")
@@ -118,7 +117,10 @@ async def _stream(http_request: web.Request, state: GatewayState, decided: "Deci
     _integrated(state, plan, answers)
     usage = summed_usage([answer.usage for answer in answers])
     outcome = _record(state, decided, plan, answers, usage)
-    return await out.finish(finish_reason(answers), usage, outcome)
+    response = await out.finish(finish_reason(answers), usage, outcome)
+    await state.cache.store(ticket, completion(decided.request.model, merged_text(plan, answers),
+                                               finish_reason(answers), usage), ",".join(outcome.models))
+    return response
 
 
 def _integrated(state: GatewayState, plan: SplitPlan, answers: Sequence[PartAnswer]) -> bool:
@@ -142,8 +144,8 @@ async def _integrate(pool: WorkerPool, plan: SplitPlan, text: str,
     return smoothed.content, [smoothed]
 
 
-async def _main_session(http_request: web.Request, state: GatewayState,
-                        decided: "DecidedRequest") -> web.StreamResponse:
+async def _main_session(http_request: web.Request, state: GatewayState, decided: "DecidedRequest",
+                        ticket: CacheTicket) -> web.StreamResponse:
     """The request as asked, when a part could not be answered: the chat path's own execution, unchanged."""
     from gateway.server import chat  # the chat path imports this module; the fallback reuses its execution
 
@@ -152,9 +154,10 @@ async def _main_session(http_request: web.Request, state: GatewayState,
     request = decided.request
     plan = plan_request(request, decided.raw_body, state.settings, decision)
     api_key = upstream_api_key(plan.provider, decided.client)
+    ticket = chat.cache_ticket(http_request, state, decided, plan, api_key) if ticket.used else ticket
     if request.stream:
-        return await chat._stream(http_request, state, request, decision, plan, decided.caller, api_key)
-    return await chat._complete(state, request, plan, decided.caller, api_key)
+        return await chat._stream(http_request, state, request, decision, plan, decided.caller, api_key, ticket)
+    return await chat._complete(state, request, plan, decided.caller, api_key, ticket)
 
 
 def _record(state: GatewayState, decided: "DecidedRequest", plan: SplitPlan, calls: Sequence[PartAnswer],
@@ -181,18 +184,6 @@ def _estimate_headers(http_request: web.Request, decided: "DecidedRequest") -> d
                        Usage(choice.prompt_tokens, choice.output_tokens, 0, True), choice.cost_usd,
                        baseline.cost_usd, {}, decided.decision.match.rule_name)
     return {**estimate.headers(), "x-gateway-cost-basis": "estimate", "x-request-id": http_request[REQUEST_ID]}
-
-
-async def _cancel_when_client_leaves(http_request: web.Request, tasks: list[asyncio.Task],
-                                     state: GatewayState) -> None:
-    """aiohttp does not cancel a handler whose client disconnects, so the workers watch the connection."""
-    while not all(task.done() for task in tasks):
-        transport = http_request.transport
-        if transport is None or transport.is_closing():
-            cancel_all(tasks, state.ledger.split)
-            state.ledger.failed_requests += 1
-            return
-        await asyncio.sleep(CLIENT_POLL_S)
 
 
 class _LazyStream:

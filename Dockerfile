@@ -22,8 +22,7 @@ WORKDIR /src
 # Only what the package needs (.dockerignore keeps the rest out of the context).
 COPY pyproject.toml README.md ./
 COPY gateway ./gateway
-RUN pip install --no-cache-dir . \
-    && python -m compileall -q /opt/venv
+RUN pip install --no-cache-dir .
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="llm-cost-gateway" \

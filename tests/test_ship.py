@@ -270,6 +270,9 @@ def test_keys_are_referenced_from_existing_secrets_never_inlined(helm):
                          ("REDIS_URL", "gateway-redis")):
         assert "value" not in env[name], f"{name} must not be inlined"
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == secret
+    # The client keys' variable follows config.auth.keys_env, so the gateway reads the one the Secret fills.
+    renamed = render(helm, "--set", "clientKeys.existingSecret=s", "--set", "config.auth.keys_env=TEAM_KEYS")
+    assert "TEAM_KEYS" in {item["name"] for item in container(renamed)["env"]}
     # Without a Secret, no key variables at all: the gateway reports the key as missing in /readyz.
     default_env = {item["name"] for item in container(render(helm))["env"]}
     assert not default_env & {"OPENAI_API_KEY", "GATEWAY_API_KEYS"}
@@ -322,7 +325,7 @@ def test_named_client_keys_must_be_environment_references(helm):
     ("--set", "config.models.m.tier=gold"),
     ("--set", "serviceMonitor.interval=30"),
     ("--set", "logLevel=verbose"),
-])
+], ids=lambda values: values[1].split("=")[0])
 def test_schema_catches_typos_and_misplaced_settings(helm, values):
     assert "schema" in render_error(helm, *values)
 

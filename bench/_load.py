@@ -58,6 +58,11 @@ class PhaseResult:
         self.routes.update(other.routes)
 
 
+# One sequence for every factory: a streamed and a non-streamed request must never share a number, or the gateway's
+# exact cache (which ignores `stream`) would answer one with the other and the benchmark would time a cache hit.
+_REQUEST_NUMBERS = count()
+
+
 class PayloadFactory:
     """Request bodies of identical size and shape, differing only in a counter (see the module docstring)."""
 
@@ -66,7 +71,7 @@ class PayloadFactory:
             {"role": "system", "content": _SYSTEM_PROMPT},
             {"role": "user", "content": _USER_PROMPT.format(n="\x00")}]}
         self._head, self._tail = orjson.dumps(body).split(b"\\u0000")
-        self._counter = count()
+        self._counter = _REQUEST_NUMBERS
 
     def next(self) -> bytes:
         """The next body; the counter is zero-padded so every body has the same length."""

@@ -1,1 +1,1 @@
-"""Exact and semantic answer caches, in memory and in Redis."""
+"""Response caching: embeddings, nearest-neighbour search and the checks that make a cached answer safe to reuse."""

@@ -93,7 +93,7 @@ class SemanticCache:
         verdict = self.verifier.check(question, entry.question, similarity)
         if not verdict.accepted:
             rejected.append(verdict.reason)
-            self.rejections[verdict.reason.split(":", 1)[0]] += 1
+            self.rejections[verdict.family] += 1
             return None
         blob = self.memory.get(self._answer_prefix + str(entry_id))
         if blob is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.cache.control import CacheControl
 from gateway.cache.keys import cache_scope, exact_key, semantic_namespace
-from gateway.cache.verifier import embeddable
+from gateway.cache.question import embeddable
 from gateway.config.cache_settings import CacheSettings
 from gateway.decision.plan import Plan
 from gateway.server.validation import ChatRequest

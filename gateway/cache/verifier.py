@@ -1,0 +1,83 @@
+"""The check after the nearest-neighbour search: is the cached question really the same question?
+
+A cosine threshold alone cannot be both safe and useful: at 0.90 a fifth of MiniLM's QQP matches are look-alikes
+("how do I gain weight" / "how do I lose weight"). The verifier runs two transparent stages on a candidate that
+passed the threshold. First, hard rules reject any pair whose questions differ in a way that changes the answer
+(negation, opposite words, numbers, names, units or currencies, requested format or language, the question word);
+each is listed in gateway/cache/pair_features.py and named in the verdict. Second, a logistic model over readable
+features (cosine, content-word overlap, how many words each side adds) estimates the chance that the pair is a
+duplicate; it was fitted on the training part of QQP by bench/train_verifier.py and ships as verifier_params.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from gateway.cache.pair_features import FEATURES, RULES, PairFeatures, differences, parse
+
+PARAMS_FILE = "verifier_params.json"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether to serve the cached answer, and why (shown in logs and the evaluate endpoint)."""
+
+    accepted: bool
+    reason: str
+    family: str = "accepted"  # a bounded label for metrics: threshold, a rule family, or model
+
+
+@dataclass(frozen=True)
+class PairModel:
+    """Logistic regression over FEATURES: p(duplicate) = sigmoid(w . x)."""
+
+    weights: tuple[float, ...]
+    min_probability: float
+    features: PairFeatures
+
+    def probability(self, query: str, cached: str, similarity: float) -> float:
+        z = sum(w * x for w, x in zip(self.weights, self.features.vector(query, cached, similarity)))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+
+
+class Verifier:
+    """Threshold, then hard rules, then (when parameters are loaded) the duplicate-probability model."""
+
+    def __init__(self, threshold: float, model: PairModel | None = None, rules: frozenset[str] | None = None) -> None:
+        self.threshold = threshold
+        self.model = model
+        self.rules = rules if rules is not None else frozenset(RULES)
+
+    @classmethod
+    def load_default(cls) -> Verifier:
+        """The shipped configuration: the threshold, rules and model chosen on QQP's training split."""
+        text = resources.files("gateway.cache").joinpath(PARAMS_FILE).read_text(encoding="utf-8")
+        return cls.from_params(json.loads(text))
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Verifier:
+        if list(params["features"]) != list(FEATURES):
+            raise ValueError(f"{PARAMS_FILE} was trained on other features; rerun bench/train_verifier.py")
+        features = PairFeatures({w: float(v) for w, v in params["idf"].items()}, float(params["unseen_idf"]))
+        model = PairModel(tuple(float(w) for w in params["weights"]), float(params["min_probability"]), features)
+        return cls(float(params["threshold"]), model, frozenset(params["rules"]))
+
+    def check(self, query: str, cached: str, similarity: float) -> Verdict:
+        """Accept only when the similarity reaches the threshold and nothing says the questions differ."""
+        if similarity < self.threshold:
+            return Verdict(False, f"similarity {similarity:.3f} below threshold {self.threshold:.3f}", "threshold")
+        found = differences(parse(query), parse(cached))
+        for family in RULES:
+            if family in found and family in self.rules:
+                return Verdict(False, f"{family}: {found[family]}", family)
+        if self.model is not None:
+            p = self.model.probability(query, cached, similarity)
+            if p < self.model.min_probability:
+                return Verdict(False, f"duplicate probability {p:.2f} below {self.model.min_probability:.2f}",
+                               "model")
+            return Verdict(True, f"similarity {similarity:.3f}, duplicate probability {p:.2f}")
+        return Verdict(True, f"similarity {similarity:.3f}, no differences found")

@@ -3,8 +3,9 @@
 The exact key hashes everything that goes upstream and can shape the answer: the model as routed (provider and
 upstream name), the messages as sent (after any context minimizing), and every other body field except the few
 that only change delivery or bookkeeping. Unknown fields are included, so a provider-specific knob we have never
-heard of makes a miss, never a wrong hit. A semantic namespace is the same material minus the conversation itself:
-only questions asked under the same model, system prompt, tools and parameters are compared with each other.
+heard of makes a miss, never a wrong hit. A semantic namespace is the same material minus the conversation itself,
+keyed by the model asked for: only questions asked of the same model, under the same system prompt, tools and
+parameters, are compared with each other.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ class CacheService:
         semantic = self.semantic
         return {"memory_entries": len(self.memory), "memory_bytes": self.memory.bytes, "redis": self.redis.state,
                 "semantic": {"entries": len(semantic), "threshold": semantic.threshold,
-                             "embedder": semantic.embedder.describe()} if semantic else
+                             "embedder": semantic.embedder.describe()} if semantic is not None else
                 {"state": "failed: " + self.semantic_error if self.semantic_error else "loading"}}
 
     async def close(self) -> None:

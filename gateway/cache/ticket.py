@@ -50,9 +50,11 @@ def issue_ticket(request: ChatRequest, plan: Plan, control: CacheControl, settin
         return CacheTicket(None, None, "", False, False, 0, why_not or "the policy turns caching off")
     scope = cache_scope(settings.scope, tenant, passthrough_key)
     key = exact_key(scope, plan.model, plan.messages, request.body) if policy.exact else None
+    # Paraphrases may route differently (the router scores each wording), so semantic entries are pooled by the
+    # model asked for: the answer served came from a model the router judged adequate for the same question.
     namespace = None
     if policy.semantic and semantic_ready and _semantically_safe(request, decision):
-        namespace = semantic_namespace(scope, plan.model, plan.messages, request.body)
+        namespace = semantic_namespace(scope, plan.baseline_model, plan.messages, request.body)
     return CacheTicket(key, namespace, decision.analysis.last_user_text, control.lookup, control.store and ttl > 0,
                        ttl)
 

@@ -37,7 +37,8 @@ class CacheSettings:
     semantic: SemanticSettings = field(default_factory=SemanticSettings)
 
 
-def read_cache_settings(reader: Reader, data: dict[str, Any]) -> CacheSettings:
+def read_cache_settings(reader: Reader, data: dict[str, Any], model_dir: str | None = None) -> CacheSettings:
+    """`model_dir`: where the embedding model is when the file names none ($GATEWAY_MODEL_DIR, read at load)."""
     path: Path = ("cache",)
     reader.known_keys(data, path, ("memory_max_mb", "scope", "max_ttl_s", "redis_prefix", "redis_timeout_ms",
                                    "semantic"))
@@ -50,11 +51,11 @@ def read_cache_settings(reader: Reader, data: dict[str, Any]) -> CacheSettings:
         max_ttl_s=reader.value(data, path, "max_ttl_s", int, defaults.max_ttl_s, minimum=1),
         redis_prefix=reader.value(data, path, "redis_prefix", str, defaults.redis_prefix),
         redis_timeout_s=timeout_ms / 1000,
-        semantic=_read_semantic(reader, reader.mapping(data.get("semantic"), path + ("semantic",))),
+        semantic=_read_semantic(reader, reader.mapping(data.get("semantic"), path + ("semantic",)), model_dir),
     )
 
 
-def _read_semantic(reader: Reader, data: dict[str, Any]) -> SemanticSettings:
+def _read_semantic(reader: Reader, data: dict[str, Any], model_dir: str | None) -> SemanticSettings:
     path: Path = ("cache", "semantic")
     reader.known_keys(data, path, ("embedder", "model_dir", "variant", "upstream_model", "threshold", "max_entries",
                                    "sync_interval_s"))
@@ -65,7 +66,7 @@ def _read_semantic(reader: Reader, data: dict[str, Any]) -> SemanticSettings:
         threshold = None
     return SemanticSettings(
         embedder=reader.value(data, path, "embedder", str, defaults.embedder, choices=EMBEDDER_KINDS),
-        model_dir=reader.value(data, path, "model_dir", str) or None,
+        model_dir=reader.value(data, path, "model_dir", str) or model_dir or None,
         variant=reader.value(data, path, "variant", str, defaults.variant, choices=("auto", "int8", "fp32")),
         upstream_model=reader.value(data, path, "upstream_model", str),
         threshold=threshold,

@@ -146,7 +146,7 @@ def _build(builtin: YamlSource, user: YamlSource, env: dict[str, str]) -> Settin
         redis_url=reader.value(top, (), "redis_url", str) or None,
         source_file=user.file,
         policies=_read_policies(reader, reader.mapping(top.get("policies"), ("policies",)), user.file),
-        cache=read_cache_settings(reader, reader.mapping(top.get("cache"), ("cache",))),
+        cache=read_cache_settings(reader, reader.mapping(top.get("cache"), ("cache",)), env.get("GATEWAY_MODEL_DIR")),
     )
     if builtin.issues or user.issues:
         raise ConfigError(builtin.issues + user.issues)

@@ -56,7 +56,7 @@ def cache_lines(cache: CacheService) -> list[str]:
               "# TYPE gateway_cache_embed_errors_total counter",
               _line("gateway_cache_embed_errors_total", stats.embed_errors),
               "# TYPE gateway_cache_verifier_rejections_total counter"]
-    rejections = cache.semantic.rejections if cache.semantic else {}
+    rejections = cache.semantic.rejections if cache.semantic is not None else {}
     lines += [_line("gateway_cache_verifier_rejections_total", count, {"reason": reason})
               for reason, count in sorted(rejections.items())]
     lines += ["# TYPE gateway_cache_lookup_seconds histogram"]
@@ -69,7 +69,7 @@ def cache_lines(cache: CacheService) -> list[str]:
               _line("gateway_cache_lookup_seconds_count", stats.lookups),
               "# TYPE gateway_cache_memory_bytes gauge", _line("gateway_cache_memory_bytes", cache.memory.bytes),
               "# TYPE gateway_cache_semantic_entries gauge",
-              _line("gateway_cache_semantic_entries", len(cache.semantic) if cache.semantic else 0),
+              _line("gateway_cache_semantic_entries", len(cache.semantic) if cache.semantic is not None else 0),
               "# TYPE gateway_redis_failures_total counter", _line("gateway_redis_failures_total", cache.redis.failures)]
     if cache.redis.configured:
         lines += ["# TYPE gateway_redis_up gauge", _line("gateway_redis_up", 1 if cache.redis.state == "ok" else 0)]

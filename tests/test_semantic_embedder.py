@@ -43,7 +43,7 @@ async def test_onnx_vectors_are_normalised_and_paraphrases_score_higher(onnx_emb
     paraphrase, unrelated = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
     assert paraphrase > 0.75 and unrelated < 0.3
     desc = onnx_embedder.describe()
-    assert desc["kind"] == "local" and desc["dim"] == 384 and desc["variant"] == "int8"
+    assert desc["kind"] == "local" and desc["dim"] == 384 and desc["variant"] == "fp32"
 
 
 async def test_onnx_batch_matches_single_and_cache_returns_same_vector(onnx_embedder):
@@ -53,9 +53,9 @@ async def test_onnx_batch_matches_single_and_cache_returns_same_vector(onnx_embe
 
 
 def test_fp32_and_int8_agree(onnx_embedder):
-    fp32 = OnnxEmbedder(onnx_embedder.model_dir, "fp32", cache_size=0)
-    assert fp32.name.endswith(":fp32")
-    a, b = fp32.embed_sync(PARAPHRASES), onnx_embedder.embed_sync(PARAPHRASES)
+    int8 = OnnxEmbedder(onnx_embedder.model_dir, "int8", cache_size=0)
+    assert int8.name.endswith(":int8")
+    a, b = int8.embed_sync(PARAPHRASES), onnx_embedder.embed_sync(PARAPHRASES)
     assert float(np.min(np.sum(a * b, axis=1))) > 0.95
 
 

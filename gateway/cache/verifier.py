@@ -76,6 +76,7 @@ class Verifier:
         if self.model is not None:
             p = self.model.probability(query, cached, similarity)
             if p < self.model.min_probability:
-                return Verdict(False, f"duplicate probability {p:.2f} below {self.model.min_probability:.2f}")
+                cut = self.model.min_probability
+                return Verdict(False, f"model: duplicate probability {p:.2f} below {cut:.2f}")
             return Verdict(True, f"similarity {similarity:.3f}, duplicate probability {p:.2f}")
         return Verdict(True, f"similarity {similarity:.3f}, no differences found")

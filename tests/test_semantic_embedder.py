@@ -50,6 +50,14 @@ async def test_onnx_batch_matches_single_and_cache_returns_same_vector(onnx_embe
     batch = await onnx_embedder.embed([PARAPHRASES[0], UNRELATED, "a much longer question " * 20])
     alone = await onnx_embedder.embed([UNRELATED])
     assert np.allclose(batch[1], alone[0], atol=1e-4)  # Padding in the batch must not change the vector.
+    fresh = OnnxEmbedder(onnx_embedder.model_dir, "fp32", cache_size=2)
+    first = fresh.embed_sync(["alpha question", "beta question", "alpha question"])
+    assert np.array_equal(first[0], first[2])  # One model run for a text repeated inside a batch.
+    assert fresh._cache.get(fresh._cache.key("alpha question")) is not None  # A hit also refreshes it.
+    fresh.embed_sync(["gamma question"])  # Size 2: the least recently used entry (beta) goes.
+    assert fresh._cache.get(fresh._cache.key("beta question")) is None
+    assert fresh._cache.get(fresh._cache.key("alpha question")) is not None
+    assert np.allclose(fresh.embed_sync(["alpha question"])[0], first[0], atol=1e-6)
 
 
 def test_fp32_and_int8_agree(onnx_embedder):

@@ -60,6 +60,15 @@ async def test_onnx_batch_matches_single_and_cache_returns_same_vector(onnx_embe
     assert np.allclose(fresh.embed_sync(["alpha question"])[0], first[0], atol=1e-6)
 
 
+async def test_concurrent_embeds_each_get_their_own_vectors(onnx_embedder):
+    import asyncio
+
+    texts = [f"question number {i} about the weather in city {i}" for i in range(8)]
+    together = await asyncio.gather(*(onnx_embedder.embed([t]) for t in texts))
+    alone = onnx_embedder.embed_sync(texts)
+    assert np.allclose(np.vstack(together), alone, atol=1e-4)
+
+
 def test_fp32_and_int8_agree(onnx_embedder):
     int8 = OnnxEmbedder(onnx_embedder.model_dir, "int8", cache_size=0)
     assert int8.name.endswith(":int8")

@@ -16,6 +16,7 @@ import re
 import zlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -79,8 +80,9 @@ class _LruCache:
 class OnnxEmbedder:
     """sentence-transformers all-MiniLM-L6-v2 on onnxruntime: mean-pooled last hidden state, L2-normalised.
 
-    Inference runs in a thread-pool executor so a 5-20 ms model call never blocks the event loop; onnxruntime's
-    own thread pool is capped (1-2 threads) so concurrent requests do not oversubscribe a small machine.
+    Inference runs on one dedicated worker thread so a 3-10 ms model call never blocks the event loop; calls
+    queue there instead of running side by side, because onnxruntime already uses the (1-2, capped) intra-op
+    threads and a second concurrent run would only oversubscribe the cores. The single thread also owns the LRU.
     """
 
     def __init__(self, model_dir: str | os.PathLike[str], variant: str = "auto", threads: int = 2,
@@ -103,9 +105,10 @@ class OnnxEmbedder:
         self.name = f"all-MiniLM-L6-v2:{self.variant}"
         self.batch_size = batch_size
         self._cache = _LruCache(cache_size)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
 
     def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed on the calling thread (benchmarks use this; the server goes through embed())."""
+        """Embed on the calling thread (benchmarks use this; the server goes through embed(), never both)."""
         keys = [self._cache.key(t) for t in texts]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         missing: dict[bytes, list[int]] = {}
@@ -125,9 +128,9 @@ class OnnxEmbedder:
         return out
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed off the event loop."""
+        """Embed off the event loop, on the embedder's own thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.embed_sync, list(texts))
+        return await loop.run_in_executor(self._executor, self.embed_sync, list(texts))
 
     def _run(self, texts: list[str]) -> np.ndarray:
         """One model call: tokenize, run, mean-pool over real tokens, normalise."""

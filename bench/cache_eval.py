@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
           f"embedder {embedder.name}")
     print("| cosine threshold | precision | recall | | verifier min. probability | precision | recall |")
     print("|---|---|---|---|---|---|---|")
-    for (t, cp, cr), (q, vp, vr) in zip(cos_curve[::2], ver_curve[::3]):
+    for (t, cp, cr), (q, vp, vr) in zip(cos_curve[::2], [r for r in ver_curve if r[0] >= 0.55][::3]):
         print(f"| {t:.2f} | {cp:.3f} | {cr:.3f} | | {q:.2f} | {vp:.3f} | {vr:.3f} |")
     rejected = _rejections(verdicts)
     print(f"\ndefault: threshold {verifier.threshold:.2f} -> precision {precision:.3f}, recall {recall:.3f}; "

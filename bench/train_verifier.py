@@ -26,7 +26,7 @@ from _qqp import REPO, default_pairs, load_pairs, pair_vectors  # noqa: E402
 
 from gateway.cache.embedder import MODEL_DIR_ENV, EmbedderSettings, load_embedder  # noqa: E402
 from gateway.cache.pair_features import FEATURES, RULES, PairFeatures, differences, parse  # noqa: E402
-PARAMS_FILE = "verifier_params.json"
+from gateway.cache.verifier import PARAMS_FILE, same_words  # noqa: E402
 
 SHARED_MODEL = REPO.parent / "shared" / "models" / "all-MiniLM-L6-v2"
 MIN_DF = 5  # Words seen in fewer training questions count as unseen (rare); keeps the shipped table small.
@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     rules = list(RULES)
     passed = ~np.array([bool(set(differences(parse(pairs.a[i]), parse(pairs.b[i]))) & set(rules)) for i in pool])
     y = y_all[pool]
+    same = np.array([same_words(pairs.a[i], pairs.b[i]) for i in pool])
     print(f"{len(pairs.a)} training pairs, {positives} duplicates; {len(pool)} with cosine >= {POOL_COSINE}; "
           f"{(~passed).sum()} rejected by rules ({y[~passed].mean():.2f} of those are duplicates); "
           f"features in {time.perf_counter() - started:.1f}s")
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         for fold in range(FOLDS):
             w = fit_logistic(x[(folds != fold) & passed], y[(folds != fold) & passed], l2)
             oof[folds == fold] = 1.0 / (1.0 + np.exp(-x[folds == fold] @ w))
+        oof[same] = 1.0  # The verifier accepts these without asking the model (verifier.same_words).
         point = best_operating_point(cos[pool], oof, passed, y, positives, args.target)
         results.append((point["recall"], l2, point))
         print(json.dumps({"l2": l2, **{k: round(v, 4) for k, v in point.items()}}))

@@ -43,19 +43,36 @@ async def test_onnx_vectors_are_normalised_and_paraphrases_score_higher(onnx_emb
     paraphrase, unrelated = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
     assert paraphrase > 0.75 and unrelated < 0.3
     desc = onnx_embedder.describe()
-    assert desc["kind"] == "local" and desc["dim"] == 384 and desc["variant"] == "int8"
+    assert desc["kind"] == "local" and desc["dim"] == 384 and desc["variant"] == "fp32"
 
 
 async def test_onnx_batch_matches_single_and_cache_returns_same_vector(onnx_embedder):
     batch = await onnx_embedder.embed([PARAPHRASES[0], UNRELATED, "a much longer question " * 20])
     alone = await onnx_embedder.embed([UNRELATED])
     assert np.allclose(batch[1], alone[0], atol=1e-4)  # Padding in the batch must not change the vector.
+    fresh = OnnxEmbedder(onnx_embedder.model_dir, "fp32", cache_size=2)
+    first = fresh.embed_sync(["alpha question", "beta question", "alpha question"])
+    assert np.array_equal(first[0], first[2])  # One model run for a text repeated inside a batch.
+    assert fresh._cache.get(fresh._cache.key("alpha question")) is not None  # A hit also refreshes it.
+    fresh.embed_sync(["gamma question"])  # Size 2: the least recently used entry (beta) goes.
+    assert fresh._cache.get(fresh._cache.key("beta question")) is None
+    assert fresh._cache.get(fresh._cache.key("alpha question")) is not None
+    assert np.allclose(fresh.embed_sync(["alpha question"])[0], first[0], atol=1e-6)
+
+
+async def test_concurrent_embeds_each_get_their_own_vectors(onnx_embedder):
+    import asyncio
+
+    texts = [f"question number {i} about the weather in city {i}" for i in range(8)]
+    together = await asyncio.gather(*(onnx_embedder.embed([t]) for t in texts))
+    alone = onnx_embedder.embed_sync(texts)
+    assert np.allclose(np.vstack(together), alone, atol=1e-4)
 
 
 def test_fp32_and_int8_agree(onnx_embedder):
-    fp32 = OnnxEmbedder(onnx_embedder.model_dir, "fp32", cache_size=0)
-    assert fp32.name.endswith(":fp32")
-    a, b = fp32.embed_sync(PARAPHRASES), onnx_embedder.embed_sync(PARAPHRASES)
+    int8 = OnnxEmbedder(onnx_embedder.model_dir, "int8", cache_size=0)
+    assert int8.name.endswith(":int8")
+    a, b = int8.embed_sync(PARAPHRASES), onnx_embedder.embed_sync(PARAPHRASES)
     assert float(np.min(np.sum(a * b, axis=1))) > 0.95
 
 

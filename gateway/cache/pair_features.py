@@ -15,7 +15,7 @@ from functools import lru_cache
 _CONTRACTIONS = [(re.compile(p, re.I), r) for p, r in [
     (r"\bcan't\b", "can not"), (r"\bwon't\b", "will not"), (r"\bshan't\b", "shall not"), (r"n't\b", " not"),
     (r"'re\b", " are"), (r"'ve\b", " have"), (r"'ll\b", " will"), (r"'d\b", " would"), (r"'m\b", " am"),
-    (r"\bcannot\b", "can not")]]
+    (r"\bcannot\b", "can not"), (r"\b(what|that|it|who|where|how|there|he|she|here|when|why)'s\b", r"\1 is")]]
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'+#.]*[A-Za-z+#]|[A-Za-z]|\d+(?:[.,]\d+)*|[$€£¥₹%]")
 _NUMBER_WORDS = {"zero": "0", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
                  "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",

@@ -44,6 +44,15 @@ class PairModel:
         return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
 
+def same_words(query: str, cached: str) -> bool:
+    """The same words in the same order once case, punctuation and contractions are normalised.
+
+    Such a pair is the same question written twice. The model has no word evidence about it; its probability
+    only tracks the cosine, and cutting there rejects "What's the best way..." against "What is the best way...".
+    """
+    return parse(query).words == parse(cached).words
+
+
 class Verifier:
     """Threshold, then hard rules, then (when parameters are loaded) the duplicate-probability model."""
 
@@ -74,10 +83,10 @@ class Verifier:
         for family in RULES:
             if family in found and family in self.rules:
                 return Verdict(False, f"{family}: {found[family]}", family)
-        if self.model is not None:
+        if self.model is not None and not same_words(query, cached):
             p = self.model.probability(query, cached, similarity)
             if p < self.model.min_probability:
-                return Verdict(False, f"duplicate probability {p:.2f} below {self.model.min_probability:.2f}",
-                               "model")
+                cut = self.model.min_probability
+                return Verdict(False, f"model: duplicate probability {p:.2f} below {cut:.2f}", "model")
             return Verdict(True, f"similarity {similarity:.3f}, duplicate probability {p:.2f}")
         return Verdict(True, f"similarity {similarity:.3f}, no differences found")

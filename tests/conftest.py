@@ -133,3 +133,17 @@ def redis_url() -> str:
             pytest.fail(f"Redis at {url} is unreachable under CI=true: {exc}")
         pytest.skip(f"Redis at {url} is unreachable: {exc}")
     return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url) -> Iterator[str]:
+    """A key prefix of this test's own in the shared Redis, with its keys deleted afterwards."""
+    import uuid
+
+    import redis
+
+    prefix = "test-" + uuid.uuid4().hex[:10]
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(prefix + ":*"):
+        client.delete(key)

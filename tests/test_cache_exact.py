@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import uuid
 
 import httpx
 import openai
@@ -141,15 +140,6 @@ auth:
     assert (await post(gateway, CHAT, {"Authorization": "Bearer key-a"})).headers["x-gateway-cache"] == "miss"
     assert (await post(gateway, CHAT, {"Authorization": "Bearer key-b"})).headers["x-gateway-cache"] == "miss"
     assert (await post(gateway, CHAT, {"Authorization": "Bearer key-a2"})).headers["x-gateway-cache"] == "exact"
-
-
-@pytest.fixture
-def redis_prefix(redis_url):
-    prefix = "test-cache-" + uuid.uuid4().hex[:8]
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(prefix + ":*"):
-        client.delete(key)
 
 
 async def test_two_gateways_share_entries_through_redis(sim_url, gateway_url, redis_url, redis_prefix):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
 
 import httpx
 import pytest
@@ -101,15 +100,6 @@ async def test_follow_ups_and_boilerplate_never_reach_the_semantic_cache(gateway
     async with httpx.AsyncClient() as http:
         evaluation = (await http.post(gateway + "/gateway/evaluate", json=ask("thanks"))).json()
     assert evaluation["cache"]["semantic"] is False
-
-
-@pytest.fixture
-def redis_prefix(redis_url):
-    prefix = "test-sem-" + uuid.uuid4().hex[:8]
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(prefix + ":*"):
-        client.delete(key)
 
 
 def test_gateway_processes_share_semantic_entries_and_rebuild_from_redis(tmp_path, redis_url, redis_prefix,

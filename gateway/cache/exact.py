@@ -6,7 +6,6 @@ once and to Redis in the background: the client never waits on the shared tier.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from gateway.cache.answer import CachedAnswer
@@ -25,7 +24,6 @@ class ExactCache:
         self.memory = memory
         self.redis = redis
         self.prefix = f"{prefix}:exact:"
-        self._writes: set[asyncio.Task] = set()
 
     async def get(self, key: str) -> ExactHit | None:
         blob = self.memory.get(key)
@@ -46,18 +44,7 @@ class ExactCache:
     def put(self, key: str, answer: CachedAnswer, ttl_s: int) -> None:
         blob = answer.to_bytes()
         self.memory.put(key, blob, ttl_s)
-        if self.redis.available():
-            self._background(self.redis.call(lambda client: client.set(self.prefix + key, blob, ex=ttl_s)))
+        self.redis.write_behind(lambda client: client.set(self.prefix + key, blob, ex=ttl_s))
 
     def forget(self, key: str) -> None:
         self.memory.remove(key)
-
-    def _background(self, work) -> None:
-        task = asyncio.ensure_future(work)
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
-
-    async def drain(self) -> None:
-        """Wait for background writes (shutdown, tests)."""
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)

@@ -28,6 +28,7 @@ class RedisLink:
         self._pause_s = 0.0
         self._retry_at = 0.0
         self._clock = clock
+        self._writes: set[asyncio.Task] = set()
         if url:
             import redis.asyncio as redis
 
@@ -66,6 +67,19 @@ class RedisLink:
             self._pause_s = 0.0
         return result
 
+    def write_behind(self, operation: Callable[[Any], Awaitable[Any]]) -> None:
+        """Run a write in the background: the client never waits on the shared tier (skipped while paused)."""
+        if not self.available():
+            return
+        task = asyncio.ensure_future(self.call(operation))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def drain(self) -> None:
+        """Wait for background writes (shutdown, tests)."""
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
     async def ping(self) -> bool:
         """A probe that ignores the pause (readiness checks and the recovery loop use it)."""
         if not self.configured:
@@ -74,6 +88,7 @@ class RedisLink:
         return bool(await self.call(lambda client: client.ping(), max(self.timeout_s, 0.5)))
 
     async def close(self) -> None:
+        await self.drain()
         if self.client is not None:
             await self.client.aclose()
 

@@ -67,7 +67,6 @@ class SemanticCache:
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._last_log_id = b"0"
         self._swept_at = time.monotonic()
-        self._writes: set[asyncio.Task] = set()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -110,10 +109,9 @@ class SemanticCache:
         blob = answer.to_bytes()
         self.memory.put(self._answer_prefix + str(entry_id), blob, ttl_s)
         self._add(entry_id, _Entry(self._space(namespace), question, expires_at), vector)
-        if self.redis.available():
-            fields = {"id": entry_id, "ns": self._space(namespace), "q": question, "exp": expires_at,
-                      "v": np.asarray(vector, dtype=np.float32).tobytes()}
-            self._background(self.redis.call(lambda client: self._publish(client, entry_id, blob, ttl_s, fields)))
+        fields = {"id": entry_id, "ns": self._space(namespace), "q": question, "exp": expires_at,
+                  "v": np.asarray(vector, dtype=np.float32).tobytes()}
+        self.redis.write_behind(lambda client: self._publish(client, entry_id, blob, ttl_s, fields))
 
     async def _publish(self, client, entry_id: int, blob: bytes, ttl_s: int, fields: dict) -> None:
         async with client.pipeline(transaction=False) as pipe:
@@ -184,12 +182,3 @@ class SemanticCache:
 
     def _space(self, namespace: str) -> str:
         return f"{self.embedder.name}|{namespace}"
-
-    def _background(self, work) -> None:
-        task = asyncio.ensure_future(work)
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
-
-    async def drain(self) -> None:
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)

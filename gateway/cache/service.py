@@ -144,7 +144,4 @@ class CacheService:
     async def close(self) -> None:
         if self._sync_task is not None:
             self._sync_task.cancel()
-        await self.exact.drain()
-        if self.semantic is not None:
-            await self.semantic.drain()
         await self.redis.close()

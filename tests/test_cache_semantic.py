@@ -137,3 +137,19 @@ def test_gateway_processes_share_semantic_entries_and_rebuild_from_redis(tmp_pat
         for process in gateways:
             process.stop()
         sim.stop()
+
+
+async def test_without_a_model_the_semantic_cache_stays_off_and_says_why(sim_url, gateway_url, tmp_path):
+    url = await gateway_url(await sim_url(), environ={"GATEWAY_MODEL_DIR": str(tmp_path / "no-model")},
+                            policy="default")
+    deadline = time.monotonic() + 10
+    async with httpx.AsyncClient() as http:
+        while True:
+            semantic = (await http.get(url.removesuffix("/v1") + "/readyz")).json()["cache"]["semantic"]
+            if semantic.get("state") != "loading" or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+    assert semantic["state"].startswith("off:") and "GATEWAY_MODEL_DIR" in semantic["state"]
+    await post(url, ask("How can I improve my English speaking skills?"))
+    assert (await post(url, ask("How do I improve my English speaking skills?"))).headers["x-gateway-cache"] == "miss"
+    assert (await post(url, ask("How can I improve my English speaking skills?"))).headers["x-gateway-cache"] == "exact"

@@ -29,6 +29,11 @@ def embedder_settings(settings: Settings) -> EmbedderSettings:
 
 def build_semantic(settings: Settings, cache: CacheService) -> SemanticCache:
     embedder = load_embedder(embedder_settings(settings))
+    if settings.cache.semantic.embedder == "auto" and embedder.describe().get("fallback"):
+        # The verifier is calibrated on MiniLM's similarities; the hashing embedder's would pass look-alikes
+        # (QQP: precision 0.54 at cosine alone). Safer to answer fewer requests from the cache than wrong ones.
+        raise LookupError(f"off: {embedder.describe().get('reason')}; set cache.semantic.model_dir or "
+                          "GATEWAY_MODEL_DIR (or embedder: hashing with a threshold of your own)")
     return SemanticCache(embedder, Verifier.load_default(), cache.redis, cache.memory, settings.cache.redis_prefix,
                          settings.cache.semantic.threshold, settings.cache.semantic.max_entries)
 
@@ -36,9 +41,13 @@ def build_semantic(settings: Settings, cache: CacheService) -> SemanticCache:
 async def attach_semantic(settings: Settings, cache: CacheService) -> None:
     try:
         semantic = await asyncio.get_running_loop().run_in_executor(None, build_semantic, settings, cache)
+    except LookupError as exc:
+        log.warning("semantic cache %s", exc)
+        cache.semantic_error = str(exc)
+        return
     except Exception as exc:  # a broken model folder must not take the gateway down: exact caching goes on
         log.error("semantic cache disabled: %s", exc)
-        cache.semantic_error = str(exc)
+        cache.semantic_error = f"failed: {exc}"
         return
     cache.attach_semantic(semantic)
     log.info("semantic cache ready: %s", semantic.embedder.describe())

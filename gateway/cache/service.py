@@ -139,7 +139,7 @@ class CacheService:
         return {"memory_entries": len(self.memory), "memory_bytes": self.memory.bytes, "redis": self.redis.state,
                 "semantic": {"entries": len(semantic), "threshold": semantic.threshold,
                              "embedder": semantic.embedder.describe()} if semantic is not None else
-                {"state": "failed: " + self.semantic_error if self.semantic_error else "loading"}}
+                {"state": self.semantic_error or "loading"}}
 
     async def close(self) -> None:
         if self._sync_task is not None:

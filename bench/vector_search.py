@@ -59,13 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--flat-queries", type=int, default=50, help="single exact queries timed for the ratio")
+    parser.add_argument("--vectors", type=Path, help="use real unit vectors from an .npy (any shape ending in dim), "
+                        "e.g. the QQP embeddings bench/cache_eval.py caches, instead of random ones")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
-    base = np.empty((args.entries, args.dim), dtype=np.float32)
-    for start in range(0, args.entries, 100_000):
-        base[start:start + 100_000] = unit(rng.standard_normal((min(100_000, args.entries - start), args.dim)))
+    if args.vectors:
+        loaded = np.load(args.vectors).reshape(-1, args.dim)
+        base = unit(np.unique(loaded, axis=0)[:args.entries])
+        args.entries = len(base)
+    else:
+        base = np.empty((args.entries, args.dim), dtype=np.float32)
+        for start in range(0, args.entries, 100_000):
+            base[start:start + 100_000] = unit(rng.standard_normal((min(100_000, args.entries - start), args.dim)))
     rss_before = rss_mb()
     started = time.perf_counter()
     index = VectorIndex(args.dim)
@@ -96,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         "flat_p99_ms": round(float(np.percentile(flat_times, 99)), 3),
         "recall_at_1_random": float(np.mean(np.array(top_random) == truth_random[:, 0])),
         "recall_at_1_near_duplicate": float(np.mean(np.array(top_near) == near_truth)),
-        "queries": 2 * args.queries,
+        "queries": 2 * args.queries, "data": str(args.vectors) if args.vectors else "random",
     }
     result["speedup_vs_flat_p50"] = round(result["flat_p50_ms"] / max(result["p50_ms"], 1e-6), 1)
     print(f"{index.kind}: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms over {2 * args.queries} single "

@@ -1,4 +1,4 @@
-"""The overhead benchmark runs end to end (a tiny run), so the numbers in the README stay reproducible."""
+"""The benchmarks run end to end on tiny inputs, so the numbers in the README and docs stay reproducible."""
 
 from __future__ import annotations
 
@@ -22,3 +22,28 @@ def test_overhead_benchmark_quick_run(tmp_path):
         assert gateway["errors"] == 0 and gateway["requests"] > 0
         assert gateway["proxy_cpu_ms_per_request"] > 0
         assert set(gateway["gateway_routes"]) == {"main/miss"}
+
+
+def test_semantic_cache_eval_quick_run(tmp_path):
+    plot = tmp_path / "curve.png"
+    done = subprocess.run([sys.executable, "bench/cache_eval.py", "--limit", "300", "--latency-texts", "20",
+                           "--plot", str(plot), "--json"], cwd=REPO,
+                          env={**os.environ, "GATEWAY_BENCH_CACHE": str(tmp_path / "vectors")},
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert 0.0 <= report["precision"] <= 1.0 and 0.0 <= report["recall"] <= 1.0
+    assert 0.0 <= report["cosine_only_precision_at_same_recall"] <= 1.0
+    assert 0.5 < report["threshold"] < 1.0 and report["embedder"]
+    assert report["pairs"] > 50 and report["split"] == "test" and report["embed_ms_p50"] > 0
+    assert plot.is_file() or "matplotlib is not installed" in done.stdout
+
+
+def test_cache_latency_benchmark_quick_run(redis_url):
+    done = subprocess.run([sys.executable, "bench/cache_latency.py", "--questions", "20", "--redis", redis_url,
+                           "--json"], cwd=REPO, env={**os.environ}, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    tiers = report["tiers"]
+    assert tiers["exact_memory"]["answers"] == {"exact": 20} and tiers["exact_redis"]["answers"] == {"exact": 20}
+    assert report["fixed_cost_ms"] > 0 and tiers["semantic_miss"]["in_gateway_lookup_ms_mean"] > 0

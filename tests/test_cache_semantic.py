@@ -153,3 +153,13 @@ async def test_without_a_model_the_semantic_cache_stays_off_and_says_why(sim_url
     await post(url, ask("How can I improve my English speaking skills?"))
     assert (await post(url, ask("How do I improve my English speaking skills?"))).headers["x-gateway-cache"] == "miss"
     assert (await post(url, ask("How can I improve my English speaking skills?"))).headers["x-gateway-cache"] == "exact"
+
+
+async def test_turns_longer_than_the_embedder_reads_skip_the_semantic_cache(gateway):
+    question = "Explain how TCP congestion control works."
+    background = "I am studying computer networks for an exam next month and want clear explanations. " * 25
+    async with httpx.AsyncClient() as http:
+        short = (await http.post(gateway + "/gateway/evaluate", json=ask(question))).json()
+        long = (await http.post(gateway + "/gateway/evaluate", json=ask(background + question))).json()
+    assert short["cache"]["semantic"] is True
+    assert long["cache"]["semantic"] is False and long["cache"]["exact"] is True

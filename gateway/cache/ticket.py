@@ -2,7 +2,8 @@
 analysis, turned into the keys to look up and store under.
 
 The semantic cache is the one that can answer the wrong question, so it is held to more than the policy's word:
-the last message must be the user's own text (no images, no tool results), the analyzer must judge it independent
+the last message must be the user's own text (no images, no tool results) and short enough for the embedder to
+read whole (a longer one could differ only where the embedder does not look), the analyzer must judge it independent
 of the conversation (a follow-up in one chat must never get another chat's answer), and the text must be a real
 question, not an empty or boilerplate turn ("continue", "thanks") that would collide with every other one.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.cache.control import CacheControl
+from gateway.cache.embedder import MAX_TOKENS
 from gateway.cache.keys import cache_scope, exact_key, semantic_namespace
 from gateway.cache.question import embeddable
 from gateway.config.cache_settings import CacheSettings
@@ -20,6 +22,10 @@ from gateway.decision.plan import Plan
 from gateway.server.validation import ChatRequest
 
 _DEFAULT_TEMPERATURE = 1.0  # the API's own default when a request names none
+# The embedder reads the first MAX_TOKENS WordPiece tokens of a text: two long turns that differ only after that
+# would embed alike. WordPiece splits text finer than the API's tokenizers, so the bound keeps a quarter in reserve.
+# Long turns (documents to process) rarely repeat in other words anyway; the exact cache still serves them.
+SEMANTIC_MAX_TOKENS = MAX_TOKENS * 3 // 4
 
 
 @dataclass(frozen=True)
@@ -73,5 +79,6 @@ def _semantically_safe(request: ChatRequest, decision: Any) -> bool:
     last = request.messages[-1] if request.messages else {}
     analysis = decision.analysis
     return (last.get("role") == "user" and isinstance(last.get("content"), str)
+            and analysis.tokens.last_user <= SEMANTIC_MAX_TOKENS
             and analysis.context_dependency < decision.match.actions.independence_threshold
             and embeddable(analysis.last_user_text))

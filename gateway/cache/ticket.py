@@ -2,8 +2,8 @@
 analysis, turned into the keys to look up and store under.
 
 The semantic cache is the one that can answer the wrong question, so it is held to more than the policy's word:
-the last message must be the user's own text (no images, no tool results) and short enough for the embedder to
-read whole (a longer one could differ only where the embedder does not look), the analyzer must judge it independent
+the last message must be the user's own text (no images, no tool results) and short (the embedder must read it
+whole: a longer one could differ only where the embedder does not look), the analyzer must judge it independent
 of the conversation (a follow-up in one chat must never get another chat's answer), and the text must be a real
 question, not an empty or boilerplate turn ("continue", "thanks") that would collide with every other one.
 """
@@ -23,9 +23,10 @@ from gateway.server.validation import ChatRequest
 
 _DEFAULT_TEMPERATURE = 1.0  # the API's own default when a request names none
 # The embedder reads the first MAX_TOKENS WordPiece tokens of a text: two long turns that differ only after that
-# would embed alike. WordPiece splits text finer than the API's tokenizers, so the bound keeps a quarter in reserve.
-# Long turns (documents to process) rarely repeat in other words anyway; the exact cache still serves them.
-SEMANTIC_MAX_TOKENS = MAX_TOKENS * 3 // 4
+# would embed alike. WordPiece splits text finer than the API's tokenizers, so the bound keeps a quarter in reserve,
+# whatever `cache.semantic.max_question_tokens` says. Long turns rarely repeat in other words; the exact cache
+# still serves them.
+EMBEDDER_READS_TOKENS = MAX_TOKENS * 3 // 4
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def issue_ticket(request: ChatRequest, plan: Plan, control: CacheControl, settin
     # Paraphrases may route differently (the router scores each wording), so semantic entries are pooled by the
     # model asked for: the answer served came from a model the router judged adequate for the same question.
     namespace = None
-    if policy.semantic and semantic_ready and _semantically_safe(request, decision):
+    max_tokens = min(settings.semantic.max_question_tokens, EMBEDDER_READS_TOKENS)
+    if policy.semantic and semantic_ready and _semantically_safe(request, decision, max_tokens):
         namespace = semantic_namespace(scope, plan.baseline_model, plan.messages, request.body)
     return CacheTicket(key, namespace, decision.analysis.last_user_text, control.lookup, control.store and ttl > 0,
                        ttl)
@@ -75,10 +77,10 @@ def _varying_answer(request: ChatRequest, max_temperature: float, multiple_choic
     return ""
 
 
-def _semantically_safe(request: ChatRequest, decision: Any) -> bool:
+def _semantically_safe(request: ChatRequest, decision: Any, max_tokens: int) -> bool:
     last = request.messages[-1] if request.messages else {}
     analysis = decision.analysis
     return (last.get("role") == "user" and isinstance(last.get("content"), str)
-            and analysis.tokens.last_user <= SEMANTIC_MAX_TOKENS
+            and analysis.tokens.last_user <= max_tokens
             and analysis.context_dependency < decision.match.actions.independence_threshold
             and embeddable(analysis.last_user_text))

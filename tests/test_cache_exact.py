@@ -118,10 +118,11 @@ async def test_requests_for_variety_are_not_cached(stack, variety):
 
 async def test_cut_stream_and_errors_are_never_stored(stack):
     sim, gateway = stack
-    cut = {**CHAT, "stream": True, "metadata": {"sim_fault": "stream_cut", "sim_fault_after": "2"}}
+    cut = {**CHAT, "stream": True, "metadata": {"sim_fault": "stream-cut", "sim_fault_after": "2"}}
     async with httpx.AsyncClient(timeout=10) as http:
         response = await http.post(gateway + "/chat/completions", json=cut)
-    assert b"[DONE]" not in response.content and b'"error"' in response.content
+    assert response.status_code == 200 and b'"delta"' in response.content      # the stream started ...
+    assert b"[DONE]" not in response.content and b'"error"' in response.content  # ... and was cut
     failed = await post(gateway, {**CHAT, "metadata": {"sim_fault": "500"}})
     assert failed.status_code >= 500
     assert (await post(gateway, CHAT)).headers["x-gateway-cache"] == "miss"

@@ -40,6 +40,7 @@ class ProviderSettings:
     timeout_s: float = 600.0
     connect_timeout_s: float = 10.0
     stream_idle_timeout_s: float = 300.0
+    max_retries: int = 2                 # retries of a failed call before the client sees the error
     # Resolved from `api_key_env` when the settings load; repr=False keeps it out of every debug print and log.
     api_key: str | None = field(default=None, repr=False)
 
@@ -178,7 +179,7 @@ def _read_catalog(reader: Reader, top: dict[str, Any], providers: dict[str, Prov
 
 
 _PROVIDER_KEYS = ("base_url", "api_key_env", "key_passthrough", "timeout_s", "connect_timeout_s",
-                  "stream_idle_timeout_s")
+                  "stream_idle_timeout_s", "max_retries")
 
 
 def _read_provider(reader: Reader, name: str, data: dict[str, Any], env: dict[str, str]) -> ProviderSettings | None:
@@ -203,6 +204,7 @@ def _read_provider(reader: Reader, name: str, data: dict[str, Any], env: dict[st
                                        minimum=0.001),
         stream_idle_timeout_s=reader.value(data, path, "stream_idle_timeout_s", float,
                                            defaults.stream_idle_timeout_s, minimum=0.001),
+        max_retries=reader.value(data, path, "max_retries", int, defaults.max_retries, minimum=0),
     )
 
 

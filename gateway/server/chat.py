@@ -28,7 +28,6 @@ from gateway.server.split_path import respond_split
 from gateway.server.state import REQUEST_ID, STATE, GatewayState
 from gateway.server.stream_relay import StreamResult, finish_stream, open_client_stream, relay_stream
 from gateway.server.validation import ChatRequest
-from gateway.upstream.client import transport_error
 
 
 @dataclass(frozen=True)
@@ -81,14 +80,7 @@ def cache_ticket(http_request: web.Request, state: GatewayState, decided: Decide
 async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, caller: Caller,
                     api_key: str | None, ticket: CacheTicket) -> web.Response:
     """Non-streamed: the upstream's body is returned byte for byte; only its usage is read, for the cost."""
-    upstream = await state.upstream.post(plan.provider, "/chat/completions", plan.upstream_body, stream=False,
-                                         api_key=api_key)
-    try:
-        body = await upstream.read()
-    except Exception as exc:
-        raise transport_error(plan.provider, exc) from None
-    finally:
-        upstream.release()
+    body = await state.upstream.fetch(plan.provider, "/chat/completions", plan.upstream_body, api_key=api_key)
     try:
         answer = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -109,8 +101,8 @@ async def _stream(http_request: web.Request, state: GatewayState, request: ChatR
                   plan: Plan, caller: Caller, api_key: str | None, ticket: CacheTicket) -> web.StreamResponse:
     """Streamed: headers go out before the answer exists, so they carry the decision's estimate; the exact figures
     follow in an SSE comment just before `[DONE]` and in the ledger."""
-    upstream = await state.upstream.post(plan.provider, "/chat/completions", plan.upstream_body, stream=True,
-                                         api_key=api_key)
+    upstream = await state.upstream.open_stream(plan.provider, "/chat/completions", plan.upstream_body,
+                                                api_key=api_key)
     estimate = Usage(decision.choice.prompt_tokens, decision.choice.output_tokens, 0, estimated=True)
     headers = {**outcome_for(plan, estimate).headers(), "x-gateway-cost-basis": "estimate",
                "x-request-id": http_request[REQUEST_ID]}

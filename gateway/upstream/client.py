@@ -17,6 +17,7 @@ import orjson
 
 from gateway.config.settings import ProviderSettings
 from gateway.server.errors import APIError, mask_secrets, upstream_error
+from gateway.upstream.retry import RetryPolicy, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class UpstreamClient:
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[str, bool], aiohttp.ClientTimeout] = {}
+        self.retries: dict[str, int] = {}  # retried upstream failures by code, for /metrics
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60)
@@ -62,6 +64,28 @@ class UpstreamClient:
                 response.release()
             raise status_error(provider, response.status, payload, response.headers)
         return response
+
+    async def fetch(self, provider: ProviderSettings, path: str, body: bytes, *, api_key: str | None) -> bytes:
+        """A non-streamed call's whole answer, retried (see retry.py) until it is read or fails for good."""
+        async def attempt() -> bytes:
+            response = await self.post(provider, path, body, stream=False, api_key=api_key)
+            try:
+                return await response.read()
+            except Exception as exc:
+                raise transport_error(provider, exc) from None
+            finally:
+                response.release()
+
+        return await with_retries(attempt, RetryPolicy(retries=provider.max_retries), on_retry=self._count_retry)
+
+    async def open_stream(self, provider: ProviderSettings, path: str, body: bytes, *,
+                          api_key: str | None) -> aiohttp.ClientResponse:
+        """A streamed call up to its response headers, retried while the client has seen nothing."""
+        return await with_retries(lambda: self.post(provider, path, body, stream=True, api_key=api_key),
+                                  RetryPolicy(retries=provider.max_retries), on_retry=self._count_retry)
+
+    def _count_retry(self, error: APIError) -> None:
+        self.retries[error.code or str(error.status)] = self.retries.get(error.code or str(error.status), 0) + 1
 
     def _timeout(self, provider: ProviderSettings, stream: bool) -> aiohttp.ClientTimeout:
         """Non-streamed calls get a total deadline; streams get a limit on silence between chunks instead."""

@@ -1,0 +1,79 @@
+"""Retries through the real gateway and simulator: transient upstream failures never reach the client, failures
+that will repeat are not retried, and a client whose request failed for good is told not to retry on its own."""
+
+from __future__ import annotations
+
+import random
+
+import httpx
+import openai
+import pytest
+
+from gateway.server.errors import APIError, upstream_error
+from gateway.upstream.retry import RetryPolicy, backoff_s, retryable
+
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Name a prime number."}], "max_tokens": 20}
+NO_CACHE = {"x-gateway-cache": "no-cache"}
+
+
+@pytest.fixture
+async def stack(sim_url, gateway_url):
+    sim = await sim_url()
+    return sim, await gateway_url(sim)
+
+
+async def chat_calls(sim: str) -> int:
+    async with httpx.AsyncClient() as http:
+        log = (await http.get(sim.removesuffix("/v1") + "/sim/requests")).json()
+    return sum(1 for entry in log if entry["method"] == "POST")
+
+
+@pytest.mark.parametrize("fault", ["500", "503", "reset"])
+async def test_transient_failures_are_retried_invisibly(stack, fault):
+    sim, gateway = stack
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(gateway + "/chat/completions", headers=NO_CACHE,
+                                   json={**CHAT, "metadata": {"sim_fault": fault, "sim_fault_first": "2"}})
+        metrics = (await http.get(gateway.removesuffix("/v1") + "/metrics")).text
+    assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"]
+    assert await chat_calls(sim) == 3
+    assert "gateway_upstream_retries_total{" in metrics
+
+
+async def test_a_stream_is_retried_before_its_first_byte(stack):
+    sim, gateway = stack
+    client = openai.AsyncOpenAI(base_url=gateway, api_key="k", max_retries=0)
+    stream = await client.chat.completions.create(**CHAT, stream=True, extra_headers=NO_CACHE,
+                                                  metadata={"sim_fault": "503", "sim_fault_first": "1"})
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text and await chat_calls(sim) == 2
+
+
+async def test_rate_limit_waits_for_the_upstreams_retry_after(stack):
+    sim, gateway = stack
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(gateway + "/chat/completions", headers=NO_CACHE,
+                                   json={**CHAT, "metadata": {"sim_fault": "429", "sim_fault_first": "1"}})
+    assert response.status_code == 200 and await chat_calls(sim) == 2
+
+
+async def test_spent_retries_tell_the_sdk_not_to_retry(stack):
+    sim, gateway = stack
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(gateway + "/chat/completions", headers=NO_CACHE,
+                                   json={**CHAT, "metadata": {"sim_fault": "500"}})
+    assert response.status_code == 502 and response.headers["x-should-retry"] == "false"
+    assert response.json()["error"]["code"] == "upstream_server_error"
+    assert await chat_calls(sim) == 3  # the first call and two retries (providers.*.max_retries)
+
+
+def test_only_failures_that_may_pass_are_retried_and_hints_are_honoured():
+    assert not retryable(APIError(400, "bad", code="invalid_value"))
+    assert not retryable(upstream_error(502, "creds", "upstream_auth_failed"))
+    assert retryable(APIError(429, "slow down")) and retryable(upstream_error(504, "t", "upstream_timeout"))
+    policy, rng = RetryPolicy(), random.Random(1)
+    assert backoff_s(1, APIError(429, "x", headers={"retry-after-ms": "250"}), policy, rng) == 0.25
+    assert backoff_s(1, APIError(429, "x", headers={"retry-after": "60"}), policy, rng) is None  # too long to hold
+    delays = [backoff_s(n, upstream_error(502, "x", "upstream_server_error"), policy, rng) for n in (1, 2, 3, 9)]
+    assert all(0 <= d <= min(policy.max_delay_s, policy.base_delay_s * 2 ** (n - 1))
+               for d, n in zip(delays, (1, 2, 3, 9)))

@@ -77,3 +77,33 @@ def test_only_failures_that_may_pass_are_retried_and_hints_are_honoured():
     delays = [backoff_s(n, upstream_error(502, "x", "upstream_server_error"), policy, rng) for n in (1, 2, 3, 9)]
     assert all(0 <= d <= min(policy.max_delay_s, policy.base_delay_s * 2 ** (n - 1))
                for d, n in zip(delays, (1, 2, 3, 9)))
+
+
+FALLBACK_POLICY = """
+name: with-fallback
+description: As asked, with a cheaper model to fall back on when the asked one fails.
+defaults:
+  route: as_requested
+  fallbacks: [gpt-4o-mini]
+  cache: {exact: true, semantic: false}
+  split: {allowed: false}
+"""
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_failing_model_falls_back_to_the_policys_next(sim_url, gateway_url, tmp_path, stream):
+    policy = tmp_path / "fallback.yaml"
+    policy.write_text(FALLBACK_POLICY)
+    sim = await sim_url()
+    gateway = await gateway_url(sim, f"policies:\n  paths: [{policy}]\n  default: with-fallback\n")
+    client = openai.AsyncOpenAI(base_url=gateway, api_key="k", max_retries=0)
+    down = {"sim_fault": "500", "sim_fault_model": "gpt-4o"}  # only calls to gpt-4o fail
+    raw = await client.chat.completions.with_raw_response.create(**CHAT, stream=stream, metadata=down)
+    assert raw.headers["x-gateway-model"] == "gpt-4o-mini" and raw.headers["x-gateway-route"] == "routed"
+    if stream:
+        assert "".join([c.choices[0].delta.content or "" async for c in raw.parse() if c.choices])
+    else:
+        assert raw.parse().choices[0].message.content
+    assert await chat_calls(sim) == 4   # gpt-4o three times (two retries), then gpt-4o-mini
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(gateway + "/gateway/stats")).json()["fallbacks"] == 1

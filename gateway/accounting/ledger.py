@@ -64,6 +64,7 @@ class Ledger:
     by_route: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
     by_role: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
     failed_requests: int = 0
+    fallbacks: int = 0              # requests answered (or tried) on a fallback model after their model failed
     split: SplitCounters = field(default_factory=SplitCounters)
 
     def record(self, outcome: Outcome, agent_role: str | None = None) -> None:
@@ -73,7 +74,7 @@ class Ledger:
         self.by_role[agent_role or "none"].add(outcome)
 
     def snapshot(self) -> dict[str, object]:
-        return {"total": self.total.as_dict(), "failed_requests": self.failed_requests, "split": self.split.as_dict(),
+        return {"total": self.total.as_dict(), "failed_requests": self.failed_requests, "fallbacks": self.fallbacks, "split": self.split.as_dict(),
                 "by_model": {name: totals.as_dict() for name, totals in self.by_model.items()},
                 "by_route": {name: totals.as_dict() for name, totals in self.by_route.items()},
                 "by_agent_role": {name: totals.as_dict() for name, totals in self.by_role.items()}}

@@ -20,14 +20,16 @@ from gateway.cache.control import CacheControl
 from gateway.cache.ticket import CacheTicket, issue_ticket
 from gateway.decision.decider import Caller
 from gateway.decision.engine import Decision
+from gateway.decision.fallback import fallback_plans
 from gateway.decision.plan import Plan, plan_request, requested_model
 from gateway.server.cached_reply import hit_headers, hit_outcome, reply_from_cache
-from gateway.server.errors import upstream_error
+from gateway.server.errors import APIError, upstream_error
 from gateway.server.ingress import ClientIdentity, authenticate, read_chat_request, upstream_api_key
 from gateway.server.split_path import respond_split
 from gateway.server.state import REQUEST_ID, STATE, GatewayState
 from gateway.server.stream_relay import StreamResult, finish_stream, open_client_stream, relay_stream
 from gateway.server.validation import ChatRequest
+from gateway.upstream.retry import retryable
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,38 @@ async def chat_completions(http_request: web.Request) -> web.StreamResponse:
         return await reply_from_cache(http_request, request, outcome, hit, hit_headers(outcome, hit))
     if decision.choice.kind == "split":
         return await respond_split(http_request, state, decided, ticket)
+    try:
+        return await _execute(http_request, state, decided, plan, api_key, ticket)
+    except APIError as error:
+        if not retryable(error):
+            raise
+        return await _fall_back(http_request, state, decided, plan, error)
+
+
+async def _execute(http_request: web.Request, state: GatewayState, decided: DecidedRequest, plan: Plan,
+                   api_key: str | None, ticket: CacheTicket) -> web.StreamResponse:
+    request = decided.request
     if request.stream:
-        return await _stream(http_request, state, request, decision, plan, caller, api_key, ticket)
-    return await _complete(state, request, plan, caller, api_key, ticket)
+        return await _stream(http_request, state, request, plan.decision, plan, decided.caller, api_key, ticket)
+    return await _complete(state, request, plan, decided.caller, api_key, ticket)
+
+
+async def _fall_back(http_request: web.Request, state: GatewayState, decided: DecidedRequest, failed: Plan,
+                     error: APIError) -> web.StreamResponse:
+    """The policy's fallbacks, then the model asked for; the first error stands if none of them answers."""
+    for plan in fallback_plans(decided.request, decided.raw_body, state.settings, failed):
+        try:
+            api_key = upstream_api_key(plan.provider, decided.client)
+        except APIError:
+            continue  # a pass-through provider the client brought no key for
+        state.ledger.fallbacks += 1
+        try:
+            return await _execute(http_request, state, decided, plan,
+                                  api_key, cache_ticket(http_request, state, decided, plan, api_key))
+        except APIError as next_error:
+            if not retryable(next_error):
+                raise
+    raise error
 
 
 def cache_ticket(http_request: web.Request, state: GatewayState, decided: DecidedRequest, plan: Plan,

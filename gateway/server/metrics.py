@@ -39,7 +39,8 @@ async def render(request: web.Request) -> web.Response:
               _line("gateway_policy_reload_errors_total", policies["reload_errors"]),
               "# TYPE gateway_policy_files_in_error gauge",
               _line("gateway_policy_files_in_error", len(policies["errors"]))]
-    lines += ["# TYPE gateway_upstream_retries_total counter"]
+    lines += ["# TYPE gateway_fallbacks_total counter", _line("gateway_fallbacks_total", ledger.fallbacks),
+              "# TYPE gateway_upstream_retries_total counter"]
     lines += [_line("gateway_upstream_retries_total", count, {"code": code})
               for code, count in sorted(state.upstream.retries.items())]
     lines += cache_lines(state.cache)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 from gateway.config.settings import load_settings
@@ -20,7 +21,10 @@ def _judge(workload: Workload, settings) -> QualityJudge | None:
     data = data_dir()
     if data is None or workload.synthetic:
         return None
-    return QualityJudge({"arena": load_set(data / "replay" / "arena-bench.dev.jsonl", "arena")}, settings)
+    sets = {"arena": load_set(data / "replay" / "arena-bench.dev.jsonl", "arena")}
+    for path in workload.notes.get("replay_files", []):  # --replay FILE: score with the files' own records
+        sets[Path(path).stem] = load_set(path, Path(path).stem)
+    return QualityJudge(sets, settings)
 
 
 def measure(name: str, requests: int, *, seed: int = 0, rate: float = 20.0, config: str | None = None,

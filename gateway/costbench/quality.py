@@ -22,6 +22,7 @@ class Scored:
     kept: float | None  # share of the baseline's quality kept, None when not measured
     served_score: float | None = None
     baseline_score: float | None = None
+    routed: bool = False  # answered by another model than asked, or from the cache
 
 
 class QualityJudge:
@@ -49,6 +50,11 @@ class QualityJudge:
         """Score one gateway answer; call in the order answers were produced."""
         model = headers.get("x-gateway-model", "")
         cache = headers.get("x-gateway-cache", "miss")
+        scored = self._judge(request, model, cache, text)
+        scored.routed = cache != "miss" or model != BASELINE_MODEL
+        return scored
+
+    def _judge(self, request: WorkRequest, model: str, cache: str, text: str) -> Scored:
         baseline = self._score(request, BASELINE_MODEL)
         if cache == "miss":
             self.first_answer.setdefault(text, (request.item, model))
@@ -72,7 +78,10 @@ def summarize(scored: list[Scored]) -> dict[str, Any]:
     measured = [s.kept for s in scored if s.kept is not None]
     served = [s.served_score for s in scored if s.served_score is not None and s.baseline_score is not None]
     base = [s.baseline_score for s in scored if s.served_score is not None and s.baseline_score is not None]
+    unmeasured_routed = sum(s.kept is None and s.routed for s in scored)
     return {"quality_kept_pct": round(100 * sum(measured) / len(measured), 2) if measured else None,
+            "unmeasured_routed_requests": unmeasured_routed,
+            "measured_not_as_asked": sum(s.kept is not None and s.routed for s in scored),
             "measured_requests": len(measured), "coverage_pct": round(100 * len(measured) / max(1, len(scored)), 1),
             "mean_served_score": round(sum(served) / len(served), 3) if served else None,
             "mean_baseline_score": round(sum(base) / len(base), 3) if base else None}

@@ -116,7 +116,10 @@ def text_report(report: dict[str, Any]) -> str:
              f"saved:     {report['saved_pct']:.1f}%  (${report['saved_usd']:.4f})",
              "by mechanism: " + ", ".join(f"{m} {p:.1f}%" for m, p in report["saved_by_mechanism_pct"].items()),
              "quality kept: " + (f"{q:.1f}% of the baseline's (recorded judge scores, "
-                                 f"{report['quality']['coverage_pct']}% of requests measured)" if q is not None
+                                 f"{report['quality']['coverage_pct']}% of requests measured, of which "
+                                 f"{report['quality']['measured_not_as_asked']} routed or cached; "
+                                 f"{report['quality']['unmeasured_routed_requests']} routed or cached answers have "
+                                 f"no recorded score)" if q is not None
                                  else "NOT MEASURED (" + report["quality"]["why"] + ")"),
              f"latency:   p50 {lat['gateway_p50']} ms via the gateway vs {lat['baseline_p50']} ms direct "
              f"(added p50 {lat['added_p50']} ms per request); {report['requests_per_second']} requests/s",

@@ -70,15 +70,13 @@ def repeats(arena: ReplaySet, data: Path, count: int, seed: int, rate: float) ->
 
 
 def _merge(first: list[WorkRequest], pairs: list[WorkRequest], rng: random.Random) -> list[WorkRequest]:
-    """Interleave at random, keeping each QQP pair's order (a before b)."""
-    out, i, j = [], 0, 0
-    while i < len(first) or j < len(pairs):
-        if j >= len(pairs) or (i < len(first) and rng.random() < 0.5):
-            out.append(first[i])
-            i += 1
-        else:
-            out.extend(pairs[j:j + 2])
-            j += 2
+    """Interleave at random; each QQP pair's second question goes at a random later place (a paraphrase comes
+    from another user later, not while the first question is still being answered)."""
+    out = list(first)
+    for j in range(0, len(pairs), 2):
+        a_at = rng.randint(0, len(out))
+        out.insert(a_at, pairs[j])
+        out.insert(rng.randint(a_at + 1, len(out)), pairs[j + 1])
     return out
 
 

@@ -63,17 +63,17 @@ def build(arena: ReplaySet, data, items: int, seed: int, rate: float) -> Workloa
         calls = _agent_calls(topic, base, arena.answer(row, SECOND_OPINION) or "", base)
         for _role, messages in calls[1:]:
             extra.append({"prompt": messages[-1]["content"], "answers": arena.answers(row)})
-        runs = 1 + (rng.random() < repeat_rate)
         pipeline = [WorkRequest(messages, role=role, item=f"arena:{row}", quality=QualityKey("arena", row),
-                                headers={"x-gateway-agent-role": role}) for _ in range(runs)
-                    for role, messages in calls]
+                                headers={"x-gateway-agent-role": role}) for role, messages in calls]
         pipelines.append(pipeline)
-    ordered = _interleave(pipelines, concurrent=4)
+    # A re-run comes later (a retry of the item, a scheduled re-run), not while the first run is in flight.
+    reruns = [[_copy(r) for r in p] for p in pipelines if rng.random() < repeat_rate]
+    ordered = _interleave(pipelines + reruns, concurrent=4)
     for request, at in zip(ordered, arrivals(arrival_gaps(data), len(ordered), rate)):
         request.at = at
     return Workload("multi-agent", "research/outline/draft/refine pipeline over real Arena prompts", ordered,
                     policy="multi-agent", replay_files=[str(arena.path)], extra_replay=extra,
-                    notes={"items": len(rows), "rerun_rate": round(repeat_rate, 4),
+                    notes={"items": len(rows), "reruns": len(reruns), "rerun_rate": round(repeat_rate, 4),
                            "rerun_rate_source": "Mooncake conversation trace: requests whose full hash_ids "
                                                 "sequence repeats an earlier one"})
 
@@ -91,3 +91,8 @@ def _interleave(pipelines: list[list[WorkRequest]], concurrent: int) -> list[Wor
                 if waiting:
                     active.append(waiting.pop(0))
     return out
+
+
+def _copy(request: WorkRequest) -> WorkRequest:
+    return WorkRequest(request.messages, role=request.role, item=request.item, quality=request.quality,
+                       headers=dict(request.headers))

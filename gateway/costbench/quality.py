@@ -61,6 +61,8 @@ class QualityJudge:
             served = None if "," in model else self._score(request, model)
             return self._kept(served, baseline)
         source_item, source_model = self.first_answer.get(text, ("", model))
+        if cache == "exact":  # the very same messages: the answer is as right as it was the first time
+            source_item = request.item
         if source_item and source_item != request.item and source_item not in request.dup_of:
             return Scored(0.0, 0.0, baseline)  # another question's answer
         if request.quality is None:

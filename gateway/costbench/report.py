@@ -60,9 +60,9 @@ def _score(workload: Workload, gateway: PassResult, judge: QualityJudge | None) 
 
 def _quality(scored: list[Scored], judge: QualityJudge | None) -> dict[str, Any]:
     summary = summarize(scored)
-    if judge is None or summary["quality_kept_pct"] is None:
-        return {"quality_kept_pct": None, "quality": {"measured": False, "why": "no recorded scores for these "
-                                                      "answers (synthetic workload or unlabelled prompts)"}}
+    if judge is None or summary["quality_kept_pct"] is None or summary["coverage_pct"] < 5:
+        return {"quality_kept_pct": None, "quality": {"measured": False, "why": "no recorded scores for (almost all) "
+                                                      "these answers: synthetic workload or unlabelled prompts"}}
     return {"quality_kept_pct": summary["quality_kept_pct"], "quality": {"measured": True, **summary}}
 
 
@@ -111,7 +111,8 @@ def text_report(report: dict[str, Any]) -> str:
     lat = report["latency_ms"]
     lines = [f"workload:  {report['workload']} ({report['description']}), {report['requests']} requests, "
              f"policy {report['policy']}, asked for {report['requested_model']}",
-             f"baseline:  ${report['baseline_cost_usd']:.4f} (premium model as asked, full context, no cache; measured)",
+             f"baseline:  ${report['baseline_cost_usd']:.4f} "
+             "(premium model as asked, full context, no cache; measured)",
              f"gateway:   ${report['cost_usd']:.4f}",
              f"saved:     {report['saved_pct']:.1f}%  (${report['saved_usd']:.4f})",
              "by mechanism: " + ", ".join(f"{m} {p:.1f}%" for m, p in report["saved_by_mechanism_pct"].items()),

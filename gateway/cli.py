@@ -58,8 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     explain.set_defaults(run=_policy_explain)
 
     demo = commands.add_parser("demo", help="start the simulator and the gateway, replay a workload, print costs")
-    demo.add_argument("--requests", type=int, default=40, help="how many requests to replay (default 40)")
-    demo.add_argument("--report", default="gateway-demo-report.json", help="where to write the JSON report")
+    demo.add_argument("--requests", type=int, default=200, help="how many requests to replay (default 200)")
+    demo.add_argument("--workload", default="multi-agent", help="multi-agent (default), long-sessions, repeats, "
+                                                                 "multi-part or arena-single")
+    demo.add_argument("--report", default="gateway-demo-report.html", help="where to write the HTML report")
+    demo.add_argument("--json", action="store_true", help="print the report as one JSON object on the last line")
     demo.set_defaults(run=_demo)
     return parser
 
@@ -121,7 +124,7 @@ def _policy_explain(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
-    return run_demo(args.requests, args.report)
+    return run_demo(args.requests, args.report, args.workload, args.json)
 
 
 if __name__ == "__main__":

@@ -145,7 +145,7 @@ auth:
 
 async def test_two_gateways_share_entries_through_redis(sim_url, gateway_url, redis_url, redis_prefix):
     sim = await sim_url()
-    config = f"redis_url: {redis_url}\ncache: {{redis_prefix: {redis_prefix}}}\n"
+    config = f"redis_url: {redis_url}\ncache: {{redis_prefix: {redis_prefix}, redis_timeout_ms: 1000}}\n"
     one, two = await gateway_url(sim, config), await gateway_url(sim, config)
     assert (await post(one, CHAT)).headers["x-gateway-cache"] == "miss"
     await asyncio.sleep(0.2)  # the shared tier is written in the background

@@ -106,7 +106,7 @@ def test_gateway_processes_share_semantic_entries_and_rebuild_from_redis(tmp_pat
                                                                         model_dir):
     sim_port = free_port()
     sim = Process(["sim", "--host", "127.0.0.1", "--port", str(sim_port), "--no-latency"], sim_port)
-    config = write_config(tmp_path, f"redis_url: {redis_url}\ncache: {{redis_prefix: {redis_prefix}, "
+    config = write_config(tmp_path, f"redis_url: {redis_url}\ncache: {{redis_prefix: {redis_prefix}, redis_timeout_ms: 1000, "
                                     f"semantic: {{sync_interval_s: 0.2}}}}\n")
     env = {"GATEWAY_MODEL_DIR": model_dir, "OPENAI_API_KEY": "sk-test"}
     gateways: list[Process] = []

@@ -7,8 +7,11 @@ come with the accounting work; this keeps the totals every later mechanism repor
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import AsyncIterator
 
+from gateway.accounting.history import History
 from gateway.accounting.outcome import Outcome
 
 
@@ -52,9 +55,19 @@ class SplitCounters:
     integration_success: int = 0
     integration_failure: int = 0
     workers_cancelled: int = 0
+    workers_in_flight: int = 0  # a gauge, not a count: workers calling upstream right now
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Count a worker as in flight while it runs (the dashboard's and /metrics' gauge)."""
+        self.workers_in_flight += 1
+        try:
+            yield
+        finally:
+            self.workers_in_flight -= 1
 
 
 @dataclass
@@ -66,12 +79,14 @@ class Ledger:
     failed_requests: int = 0
     fallbacks: int = 0              # requests answered (or tried) on a fallback model after their model failed
     split: SplitCounters = field(default_factory=SplitCounters)
+    history: History = field(default_factory=History)
 
     def record(self, outcome: Outcome, agent_role: str | None = None) -> None:
         self.total.add(outcome)
         self.by_model[",".join(outcome.models)].add(outcome)
         self.by_route[outcome.route].add(outcome)
         self.by_role[agent_role or "none"].add(outcome)
+        self.history.add(outcome)
 
     def snapshot(self) -> dict[str, object]:
         return {"total": self.total.as_dict(), "failed_requests": self.failed_requests, "fallbacks": self.fallbacks, "split": self.split.as_dict(),

@@ -92,7 +92,7 @@ class WorkerPool:
         return [asyncio.create_task(self._bounded(part, live if part.index == 0 else None)) for part in plan.parts]
 
     async def _bounded(self, part: Part, live: OnDelta | None) -> PartAnswer:
-        async with self._limit, global_limit():
+        async with self._limit, global_limit(), self.counters.running():
             return await self.answer(part, live)
 
     async def answer(self, part: Part, live: OnDelta | None = None) -> PartAnswer:

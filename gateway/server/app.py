@@ -10,7 +10,7 @@ from aiohttp import web
 from gateway.accounting.tokens import counter_for_encoding
 from gateway.cache.semantic_setup import attach_semantic
 from gateway.config.settings import Settings
-from gateway.server import endpoints, metrics
+from gateway.server import dashboard, endpoints, metrics
 from gateway.server.chat import chat_completions
 from gateway.server.middleware import openai_errors
 from gateway.server.state import STATE, GatewayState
@@ -29,6 +29,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/v1/gateway/stats", endpoints.stats)
     app.router.add_post("/v1/gateway/evaluate", endpoints.evaluate)
     app.router.add_get("/metrics", metrics.render)
+    app.router.add_get("/dashboard", dashboard.page)
+    app.router.add_get("/v1/gateway/dashboard-data", dashboard.data)
     app.router.add_get("/healthz", endpoints.healthz)
     app.router.add_get("/readyz", endpoints.readyz)
     app.on_startup.append(_start)

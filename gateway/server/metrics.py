@@ -1,80 +1,145 @@
-"""`GET /metrics`: Prometheus text exposition of costs, savings and policy health (no client library needed)."""
+"""`GET /metrics`: what the replica did, in Prometheus text (see prom.py for the format, timing.py for latencies).
+
+Every figure is this replica's own; Prometheus sums them across replicas. Label values are bounded: endpoints are
+route templates, models are catalog names (anything else is `other`), providers and mechanisms come from the
+configuration and the code, never from a request.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.accounting.ledger import Ledger, Totals
 from gateway.cache.service import LATENCY_BUCKETS_MS, CacheService
+from gateway.policy.store import PolicyStore
+from gateway.server.prom import family, histograms
 from gateway.server.state import STATE
+from gateway.server.timing import Histogram, Telemetry
+from gateway.upstream.client import UpstreamClient
 
-
-def _line(name: str, value: float, labels: dict[str, str] | None = None) -> str:
-    if labels:
-        rendered = ",".join(f'{key}="{str(val).replace(chr(34), "")}"' for key, val in labels.items())
-        return f"{name}{{{rendered}}} {value:.10g}"
-    return f"{name} {value:.10g}"
+_GAUGES = {"workers_in_flight"}  # SplitCounters fields that are levels, not counts
 
 
 async def render(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    ledger = state.ledger
-    policies = state.decider.policies.status()
-    lines = ["# TYPE gateway_requests_total counter"]
-    lines += [_line("gateway_requests_total", t.requests, {"route": route}) for route, t in ledger.by_route.items()]
-    lines += ["# TYPE gateway_failed_requests_total counter",
-              _line("gateway_failed_requests_total", ledger.failed_requests),
-              "# TYPE gateway_cost_usd_total counter", _line("gateway_cost_usd_total", ledger.total.cost_usd),
-              "# TYPE gateway_baseline_cost_usd_total counter",
-              _line("gateway_baseline_cost_usd_total", ledger.total.baseline_cost_usd),
-              "# TYPE gateway_saved_usd_total counter"]
-    lines += [_line("gateway_saved_usd_total", amount, {"mechanism": mechanism})
-              for mechanism, amount in ledger.total.saved_by.items()]
-    lines += ["# TYPE gateway_model_cost_usd_total counter"]
-    lines += [_line("gateway_model_cost_usd_total", t.cost_usd, {"model": model})
-              for model, t in ledger.by_model.items()]
-    for name, value in ledger.split.as_dict().items():
-        lines += [f"# TYPE gateway_split_{name}_total counter", _line(f"gateway_split_{name}_total", value)]
-    lines += ["# TYPE gateway_policy_reloads_total counter", _line("gateway_policy_reloads_total", policies["reloads"]),
-              "# TYPE gateway_policy_reload_errors_total counter",
-              _line("gateway_policy_reload_errors_total", policies["reload_errors"]),
-              "# TYPE gateway_policy_files_in_error gauge",
-              _line("gateway_policy_files_in_error", len(policies["errors"]))]
-    lines += ["# TYPE gateway_fallbacks_total counter", _line("gateway_fallbacks_total", ledger.fallbacks),
-              "# TYPE gateway_upstream_retries_total counter"]
-    lines += [_line("gateway_upstream_retries_total", count, {"code": code})
-              for code, count in sorted(state.upstream.retries.items())]
-    lines += cache_lines(state.cache)
+    models = {spec.name for spec in state.settings.catalog()}
+    lines = (traffic_lines(state.telemetry) + ledger_lines(state.ledger, models) + split_lines(state.ledger)
+             + resilience_lines(state.ledger, state.upstream) + policy_lines(state.decider.policies)
+             + cache_lines(state.cache))
     return web.Response(body=("\n".join(lines) + "\n").encode(),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def traffic_lines(telemetry: Telemetry) -> list[str]:
+    """HTTP requests by outcome, latency split into upstream time and the gateway's own, upstream failures."""
+    requests = [({"endpoint": e, "route": r, "status_class": c}, n) for (e, r, c), n in sorted(telemetry.requests.items())]
+    errors = [({"provider": p, "status_class": c}, n) for (p, c), n in sorted(telemetry.upstream_errors.items())]
+    return (family("gateway_http_requests_total", "counter", "HTTP requests served, by endpoint template, gateway "
+                   "route (main, routed, split, cache, none) and status class.", requests)
+            + histograms("gateway_request_duration_seconds", "Chat completion handler time, whole (a stream until "
+                         "its last byte), by route.", _by("route", telemetry.request_seconds))
+            + histograms("gateway_request_overhead_seconds", "Chat completion time the gateway itself added: "
+                         "handler time minus the upstream calls' wall-clock time, by route.",
+                         _by("route", telemetry.overhead_seconds))
+            + histograms("gateway_upstream_request_duration_seconds", "One upstream call, from sending it until its "
+                         "answer was read or its stream ended, by provider.", _by("provider", telemetry.upstream_seconds))
+            + family("gateway_upstream_errors_total", "counter", "Upstream failures by provider and HTTP status class "
+                     "(transport: timeout, reset or unreachable).", errors))
+
+
+def _by(label: str, table: dict[str, Histogram]) -> list[tuple[dict[str, str], Histogram]]:
+    return [({label: key}, table[key]) for key in sorted(table)]
+
+
+def ledger_lines(ledger: Ledger, models: set[str]) -> list[str]:
+    """Answered requests by route (the decisions taken), tokens, cost paid, baseline cost and savings."""
+    by_model = _merge_models(ledger.by_model, models)
+    return (family("gateway_requests_total", "counter", "Answered chat requests by route taken (main, routed, "
+                   "split:N, cache).", [({"route": r}, t.requests) for r, t in sorted(ledger.by_route.items())])
+            + family("gateway_failed_requests_total", "counter", "Requests that failed after the gateway "
+                     "started answering (a stream cut, a split part lost).", ledger.failed_requests)
+            + family("gateway_prompt_tokens_total", "counter", "Prompt tokens sent upstream, by model(s) that "
+                     "answered.", [({"model": m}, t.prompt_tokens) for m, t in by_model])
+            + family("gateway_completion_tokens_total", "counter", "Completion tokens received, by model(s) that "
+                     "answered.", [({"model": m}, t.completion_tokens) for m, t in by_model])
+            + family("gateway_cost_usd_total", "counter", "Cost paid upstream, USD.", ledger.total.cost_usd)
+            + family("gateway_baseline_cost_usd_total", "counter", "What the requests would have cost as asked "
+                     "(requested model, full context, no cache), USD.", ledger.total.baseline_cost_usd)
+            + family("gateway_saved_usd_total", "counter", "Savings by mechanism (routing, context, exact_cache, "
+                     "semantic_cache, splitting), USD.",
+                     [({"mechanism": m}, v) for m, v in sorted(ledger.total.saved_by.items())])
+            + family("gateway_model_cost_usd_total", "counter", "Cost paid, by model(s) that answered, USD.",
+                     [({"model": m}, t.cost_usd) for m, t in by_model]))
+
+
+def _merge_models(by_model: dict[str, Totals], models: set[str]) -> list[tuple[str, Totals]]:
+    """Ledger keys are model names joined by commas (a split answer); any name outside the catalog is `other`."""
+    merged: dict[str, Totals] = {}
+    for key, totals in by_model.items():
+        label = key if key and all(part in models for part in key.split(",")) else "other"
+        target = merged.setdefault(label, Totals())
+        target.requests += totals.requests
+        target.prompt_tokens += totals.prompt_tokens
+        target.completion_tokens += totals.completion_tokens
+        target.cost_usd += totals.cost_usd
+    return sorted(merged.items())
+
+
+def split_lines(ledger: Ledger) -> list[str]:
+    """Splitting's counters (workers, failures, recoveries, integration checks) and the workers running now."""
+    counters = ledger.split.as_dict()
+    lines: list[str] = []
+    for name, value in counters.items():
+        if name not in _GAUGES:
+            lines += family(f"gateway_split_{name}_total", "counter", f"Splitting: {name.replace('_', ' ')}.", value)
+    return lines + family("gateway_split_workers_in_flight", "gauge", "Split workers calling upstream right now.",
+                          counters["workers_in_flight"])
+
+
+def resilience_lines(ledger: Ledger, upstream: UpstreamClient) -> list[str]:
+    """Failures the client never saw: upstream calls retried (by error code) and requests sent to a fallback."""
+    return (family("gateway_upstream_retries_total", "counter", "Upstream calls retried after a failure that may "
+                   "pass on a second try, by error code.", [({"code": c}, n) for c, n in sorted(upstream.retries.items())])
+            + family("gateway_fallbacks_total", "counter", "Requests sent to a fallback model after their model "
+                     "failed for good.", ledger.fallbacks))
+
+
+def policy_lines(store: PolicyStore) -> list[str]:
+    status = store.status()
+    return (family("gateway_policy_reloads_total", "counter", "Policy files reloaded after a change.",
+                   status["reloads"])
+            + family("gateway_policy_reload_errors_total", "counter", "Policy reloads refused (the last good "
+                     "version stayed in force).", status["reload_errors"])
+            + family("gateway_policy_files_in_error", "gauge", "Policy files whose current version is invalid.",
+                     len(status["errors"]))
+            + family("gateway_policy_last_reload_timestamp_seconds", "gauge", "Unix time of the last policy "
+                     "load or reload.", store.last_reload_at))
 
 
 def cache_lines(cache: CacheService) -> list[str]:
     """Hits by kind and tier, misses, verifier rejections by reason, lookup latency, and the shared tier's state."""
     stats = cache.stats
-    lines = ["# TYPE gateway_cache_hits_total counter"]
-    lines += [_line("gateway_cache_hits_total", count, {"kind": kind, "tier": tier})
-              for (kind, tier), count in sorted(stats.hits.items())]
-    lines += ["# TYPE gateway_cache_misses_total counter", _line("gateway_cache_misses_total", stats.misses),
-              "# TYPE gateway_cache_stores_total counter", _line("gateway_cache_stores_total", stats.stores),
-              "# TYPE gateway_cache_not_stored_total counter", _line("gateway_cache_not_stored_total", stats.not_stored),
-              "# TYPE gateway_cache_embed_errors_total counter",
-              _line("gateway_cache_embed_errors_total", stats.embed_errors),
-              "# TYPE gateway_cache_verifier_rejections_total counter"]
     rejections = cache.semantic.rejections if cache.semantic is not None else {}
-    lines += [_line("gateway_cache_verifier_rejections_total", count, {"reason": reason})
-              for reason, count in sorted(rejections.items())]
-    lines += ["# TYPE gateway_cache_lookup_seconds histogram"]
-    cumulative = 0
-    for bound, count in zip(LATENCY_BUCKETS_MS, stats.lookup_ms_buckets):
-        cumulative += count
-        lines.append(_line("gateway_cache_lookup_seconds_bucket", cumulative, {"le": f"{bound / 1000:g}"}))
-    lines += [_line("gateway_cache_lookup_seconds_bucket", stats.lookups, {"le": "+Inf"}),
-              _line("gateway_cache_lookup_seconds_sum", stats.lookup_ms_sum / 1000),
-              _line("gateway_cache_lookup_seconds_count", stats.lookups),
-              "# TYPE gateway_cache_memory_bytes gauge", _line("gateway_cache_memory_bytes", cache.memory.bytes),
-              "# TYPE gateway_cache_semantic_entries gauge",
-              _line("gateway_cache_semantic_entries", len(cache.semantic) if cache.semantic is not None else 0),
-              "# TYPE gateway_redis_failures_total counter", _line("gateway_redis_failures_total", cache.redis.failures)]
+    lookup = Histogram(tuple(bound / 1000 for bound in LATENCY_BUCKETS_MS), list(stats.lookup_ms_buckets),
+                       stats.lookup_ms_sum / 1000, stats.lookups)
+    lines = (family("gateway_cache_hits_total", "counter", "Cache hits by kind (exact, semantic) and tier.",
+                    [({"kind": k, "tier": t}, n) for (k, t), n in sorted(stats.hits.items())])
+             + family("gateway_cache_misses_total", "counter", "Cache lookups that found nothing.", stats.misses)
+             + family("gateway_cache_stores_total", "counter", "Answers stored in the cache.", stats.stores)
+             + family("gateway_cache_not_stored_total", "counter", "Answers not stored (incomplete or failed).",
+                      stats.not_stored)
+             + family("gateway_cache_embed_errors_total", "counter", "Embedder failures (the semantic tier was "
+                      "skipped).", stats.embed_errors)
+             + family("gateway_cache_verifier_rejections_total", "counter", "Semantic candidates the verifier "
+                      "refused, by reason.", [({"reason": r}, n) for r, n in sorted(rejections.items())])
+             + histograms("gateway_cache_lookup_seconds", "Cache lookup time (exact, then semantic).", [({}, lookup)])
+             + family("gateway_cache_memory_bytes", "gauge", "Bytes held by the in-memory cache tier.",
+                      cache.memory.bytes)
+             + family("gateway_cache_semantic_entries", "gauge", "Entries in the semantic index.",
+                      len(cache.semantic) if cache.semantic is not None else 0)
+             + family("gateway_redis_failures_total", "counter", "Redis operations that failed (absorbed).",
+                      cache.redis.failures))
     if cache.redis.configured:
-        lines += ["# TYPE gateway_redis_up gauge", _line("gateway_redis_up", 1 if cache.redis.state == "ok" else 0)]
+        lines += family("gateway_redis_up", "gauge", "1 when the shared Redis tier answers.",
+                        1 if cache.redis.state == "ok" else 0)
     return lines

@@ -11,7 +11,8 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from gateway.server.errors import APIError, from_http_exception, internal_error
-from gateway.server.state import REQUEST_ID
+from gateway.server.state import REQUEST_ID, STATE
+from gateway.server.timing import start_request
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def request_id_for(request: web.Request) -> str:
 async def openai_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request_id_for(request)
     request[REQUEST_ID] = request_id
+    timing = start_request(request.app[STATE].telemetry)
     try:
         response = await handler(request)
     except APIError as exc:
@@ -46,4 +48,5 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
         response = internal_error(request_id).to_response()
     if not response.prepared:
         response.headers["x-request-id"] = request_id
+    timing.finish(request, response)
     return response

@@ -16,6 +16,7 @@ from gateway.decision.engine import DecisionEngine, Router
 from gateway.decision.plan import Plan
 from gateway.policy.loader import Catalog
 from gateway.policy.store import PolicyStore
+from gateway.server.timing import Telemetry
 from gateway.upstream.client import UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class GatewayState:
     cache: CacheService
     upstream: UpstreamClient = field(default_factory=UpstreamClient)
     ledger: Ledger = field(default_factory=Ledger)
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
     @classmethod
     def create(cls, settings: Settings) -> "GatewayState":

@@ -17,6 +17,7 @@ import orjson
 
 from gateway.config.settings import ProviderSettings
 from gateway.server.errors import APIError, mask_secrets, upstream_error
+from gateway.server.timing import TimedResponse, UpstreamSpan, upstream_failed
 from gateway.upstream.retry import RetryPolicy, with_retries
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class UpstreamClient:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60)
         # No cookie jar: cookies an upstream sets must not be shared between the gateway's many clients.
         self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                              skip_auto_headers=("User-Agent",))
+                                              skip_auto_headers=("User-Agent",), response_class=TimedResponse)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -50,11 +51,14 @@ class UpstreamClient:
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        span = UpstreamSpan(provider.name)  # ended when the response is released (timing.TimedResponse)
         try:
             response = await self._session.post(provider.base_url + path, data=body, headers=headers,
                                                 timeout=self._timeout(provider, stream))
         except Exception as exc:
+            span.end()
             raise transport_error(provider, exc) from None
+        response.span = span
         if response.status >= 400:
             try:
                 payload = await response.read()
@@ -104,6 +108,7 @@ class UpstreamClient:
 def transport_error(provider: ProviderSettings, exc: BaseException) -> APIError:
     """A failure to get a (whole) answer from the upstream, as the client should see it."""
     name = provider.name
+    upstream_failed(name, None)
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return upstream_error(504, f"The upstream provider '{name}' did not answer in time.", "upstream_timeout")
     if isinstance(exc, aiohttp.ClientConnectorError):
@@ -125,6 +130,7 @@ def status_error(provider: ProviderSettings, status: int, payload: bytes, header
     means the *gateway's* credentials were refused, which the client cannot fix: that is a 502, unless the client's
     own key was passed through. Upstream server errors become 502 (503 stays 503: "try again later").
     """
+    upstream_failed(provider.name, status)
     error = _error_object(payload)
     message = str(error.get("message") or f"HTTP {status}")
     retry_headers = {name: headers[name] for name in _RETRY_HEADERS if name in headers}

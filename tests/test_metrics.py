@@ -30,6 +30,8 @@ EXPECTED = {  # family -> (type, label names)
     "gateway_split_workers_in_flight": ("gauge", set()),
     "gateway_policy_reloads_total": ("counter", set()),
     "gateway_policy_last_reload_timestamp_seconds": ("gauge", set()),
+    "gateway_upstream_retries_total": ("counter", {"code"}),
+    "gateway_fallbacks_total": ("counter", set()),
 }
 
 
@@ -98,7 +100,10 @@ async def test_traffic_is_counted_where_it_belongs(metrics):
     assert requests[("/v1/chat/completions", "none", "4xx")] == 1
     assert requests[("unmatched", "none", "4xx")] == 1
     errors = {(l["provider"], l["status_class"]): v for l, v in metrics["gateway_upstream_errors_total"].series()}
-    assert errors == {("openai", "5xx"): 1}
+    # The failing request was routed: three tries on the routed model (two retries), then three on the model asked for
+    assert errors == {("openai", "5xx"): 6}
+    assert [v for _, v in metrics["gateway_upstream_retries_total"].series()] == [4]
+    assert [v for _, v in metrics["gateway_fallbacks_total"].series()] == [1]
     counts = {l["route"]: v for l, v in metrics["gateway_request_duration_seconds"].series("_count")}
     assert counts["split"] == 1 and counts["cache"] == 1 and sum(counts.values()) == 5
     overhead = {l["route"]: v for l, v in metrics["gateway_request_overhead_seconds"].series("_sum")}

@@ -242,3 +242,26 @@ async def test_a_split_answer_is_cached_whole(sim_url, gateway_url):
     assert second.json()["choices"][0]["message"] == first.json()["choices"][0]["message"]
     assert second.headers["x-gateway-model"] == first.headers["x-gateway-model"]
     assert await upstream_calls(sim) == calls
+
+
+async def test_replicas_sharing_redis_report_totals_that_add_up(sim_url, gateway_url, redis_url, redis_prefix):
+    """Stats are per replica (documented): summed over the replicas they must match what the clients were told."""
+    sim = await sim_url()
+    config = f"redis_url: {redis_url}\ncache: {{redis_prefix: {redis_prefix}, redis_timeout_ms: 1000}}\n"
+    replicas = [await gateway_url(sim, config), await gateway_url(sim, config)]
+    told = {"requests": 0, "cost": 0.0, "baseline": 0.0, "saved": 0.0}
+    for index in range(12):
+        body = {**CHAT, "max_tokens": 50 + index % 4}          # every fourth request repeats an earlier one
+        response = await post(replicas[index % 2], body)
+        await asyncio.sleep(0.05)                               # the shared tier is written in the background
+        told["requests"] += 1
+        told["cost"] += float(response.headers["x-gateway-cost-usd"])
+        told["baseline"] += float(response.headers["x-gateway-baseline-cost-usd"])
+        told["saved"] += float(response.headers["x-gateway-saved-usd"])
+    async with httpx.AsyncClient() as http:
+        totals = [(await http.get(url + "/gateway/stats")).json()["total"] for url in replicas]
+    assert sum(t["requests"] for t in totals) == told["requests"] and all(t["requests"] == 6 for t in totals)
+    assert sum(t["cost_usd"] for t in totals) == pytest.approx(told["cost"], rel=1e-6, abs=1e-9)
+    assert sum(t["baseline_cost_usd"] for t in totals) == pytest.approx(told["baseline"], rel=1e-6, abs=1e-9)
+    assert sum(t["saved_usd"] for t in totals) == pytest.approx(told["saved"], rel=1e-6, abs=1e-9)
+    assert await upstream_calls(sim) == 4                       # four distinct requests; the rest were hits

@@ -32,6 +32,8 @@ EXPECTED = {  # family -> (type, label names)
     "gateway_policy_last_reload_timestamp_seconds": ("gauge", set()),
     "gateway_upstream_retries_total": ("counter", {"code"}),
     "gateway_fallbacks_total": ("counter", set()),
+    "gateway_upstream_circuit_open": ("gauge", {"upstream"}),
+    "gateway_upstream_circuit_opened_total": ("counter", {"upstream"}),
 }
 
 

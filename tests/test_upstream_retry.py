@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from gateway.server.errors import APIError, upstream_error
+from gateway.upstream.breaker import CircuitBreaker
 from gateway.upstream.retry import RetryPolicy, backoff_s, retryable
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Name a prime number."}], "max_tokens": 20}
@@ -107,3 +108,40 @@ async def test_a_failing_model_falls_back_to_the_policys_next(sim_url, gateway_u
     assert await chat_calls(sim) == 4   # gpt-4o three times (two retries), then gpt-4o-mini
     async with httpx.AsyncClient() as http:
         assert (await http.get(gateway + "/gateway/stats")).json()["fallbacks"] == 1
+
+
+def test_breaker_opens_after_consecutive_failures_then_probes():
+    now = [0.0]
+    breaker = CircuitBreaker(failures_to_open=3, cooldown_s=5, clock=lambda: now[0])
+    for _ in range(3):
+        assert breaker.allow()
+        breaker.record(False)
+    assert breaker.state == "open" and not breaker.allow()
+    now[0] = 5.0
+    assert breaker.allow() and breaker.state == "half_open" and not breaker.allow()   # one probe at a time
+    breaker.record(False)                                                             # the probe failed
+    now[0] = 14.0
+    assert not breaker.allow()                                                        # cooldown doubled to 10 s
+    now[0] = 15.0
+    assert breaker.allow()
+    breaker.record(True)
+    assert breaker.state == "closed" and breaker.allow() and breaker.opened == 2
+
+
+async def test_an_open_circuit_fails_fast_and_the_fallback_answers(sim_url, gateway_url, tmp_path):
+    policy = tmp_path / "fallback.yaml"
+    policy.write_text(FALLBACK_POLICY)
+    sim = await sim_url()
+    gateway = await gateway_url(sim, f"policies:\n  paths: [{policy}]\n  default: with-fallback\n")
+    down = {**CHAT, "metadata": {"sim_fault": "500", "sim_fault_model": "gpt-4o"}}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for _ in range(2):      # 3 failed calls each: the breaker opens at the fifth
+            assert (await http.post(gateway + "/chat/completions", json=down, headers=NO_CACHE)).status_code == 200
+        calls = await chat_calls(sim)
+        third = await http.post(gateway + "/chat/completions", json=down, headers=NO_CACHE)
+        ready = (await http.get(gateway.removesuffix("/v1") + "/readyz")).json()
+        metrics = (await http.get(gateway.removesuffix("/v1") + "/metrics")).text
+    assert third.status_code == 200 and third.headers["x-gateway-model"] == "gpt-4o-mini"
+    assert await chat_calls(sim) == calls + 1          # gpt-4o was not called at all: straight to the fallback
+    assert ready["open_circuits"] == {"openai/gpt-4o": "open"}
+    assert 'gateway_upstream_circuit_open{upstream="openai/gpt-4o"} 1' in metrics

@@ -29,7 +29,7 @@ from gateway.server.split_path import respond_split
 from gateway.server.state import REQUEST_ID, STATE, GatewayState
 from gateway.server.stream_relay import StreamResult, finish_stream, open_client_stream, relay_stream
 from gateway.server.validation import ChatRequest
-from gateway.upstream.retry import retryable
+from gateway.upstream.retry import may_fall_back
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ async def chat_completions(http_request: web.Request) -> web.StreamResponse:
     try:
         return await _execute(http_request, state, decided, plan, api_key, ticket)
     except APIError as error:
-        if not retryable(error):
+        if not may_fall_back(error):
             raise
         return await _fall_back(http_request, state, decided, plan, error)
 
@@ -95,7 +95,7 @@ async def _fall_back(http_request: web.Request, state: GatewayState, decided: De
             return await _execute(http_request, state, decided, plan,
                                   api_key, cache_ticket(http_request, state, decided, plan, api_key))
         except APIError as next_error:
-            if not retryable(next_error):
+            if not may_fall_back(next_error):
                 raise
     raise error
 
@@ -111,7 +111,8 @@ def cache_ticket(http_request: web.Request, state: GatewayState, decided: Decide
 async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, caller: Caller,
                     api_key: str | None, ticket: CacheTicket) -> web.Response:
     """Non-streamed: the upstream's body is returned byte for byte; only its usage is read, for the cost."""
-    body = await state.upstream.fetch(plan.provider, "/chat/completions", plan.upstream_body, api_key=api_key)
+    body = await state.upstream.fetch(plan.provider, "/chat/completions", plan.upstream_body, api_key=api_key,
+                                      model=plan.model.upstream_model)
     try:
         answer = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -133,7 +134,7 @@ async def _stream(http_request: web.Request, state: GatewayState, request: ChatR
     """Streamed: headers go out before the answer exists, so they carry the decision's estimate; the exact figures
     follow in an SSE comment just before `[DONE]` and in the ledger."""
     upstream = await state.upstream.open_stream(plan.provider, "/chat/completions", plan.upstream_body,
-                                                api_key=api_key)
+                                                api_key=api_key, model=plan.model.upstream_model)
     estimate = Usage(decision.choice.prompt_tokens, decision.choice.output_tokens, 0, estimated=True)
     headers = {**outcome_for(plan, estimate).headers(), "x-gateway-cost-basis": "estimate",
                "x-request-id": http_request[REQUEST_ID]}

@@ -97,11 +97,18 @@ def split_lines(ledger: Ledger) -> list[str]:
 
 
 def resilience_lines(ledger: Ledger, upstream: UpstreamClient) -> list[str]:
-    """Failures the client never saw: upstream calls retried (by error code) and requests sent to a fallback."""
+    """Failures the client never saw: upstream calls retried (by error code), requests sent to a fallback, and the
+    circuit breakers (one per upstream model called; label values come from the catalog)."""
+    breakers = sorted(upstream.breakers.by_upstream.items())
     return (family("gateway_upstream_retries_total", "counter", "Upstream calls retried after a failure that may "
                    "pass on a second try, by error code.", [({"code": c}, n) for c, n in sorted(upstream.retries.items())])
             + family("gateway_fallbacks_total", "counter", "Requests sent to a fallback model after their model "
-                     "failed for good.", ledger.fallbacks))
+                     "failed for good.", ledger.fallbacks)
+            + family("gateway_upstream_circuit_open", "gauge", "1 while an upstream model's circuit breaker is open "
+                     "or half-open (calls fail fast; fallbacks answer).",
+                     [({"upstream": name}, int(b.state != "closed")) for name, b in breakers])
+            + family("gateway_upstream_circuit_opened_total", "counter", "Times an upstream model's circuit breaker "
+                     "opened.", [({"upstream": name}, b.opened) for name, b in breakers]))
 
 
 def policy_lines(store: PolicyStore) -> list[str]:

@@ -18,7 +18,8 @@ import orjson
 from gateway.config.settings import ProviderSettings
 from gateway.server.errors import APIError, mask_secrets, upstream_error
 from gateway.server.timing import TimedResponse, UpstreamSpan, upstream_failed
-from gateway.upstream.retry import RetryPolicy, with_retries
+from gateway.upstream.breaker import Breakers
+from gateway.upstream.retry import CIRCUIT_OPEN, RetryPolicy, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class UpstreamClient:
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[str, bool], aiohttp.ClientTimeout] = {}
         self.retries: dict[str, int] = {}  # retried upstream failures by code, for /metrics
+        self.breakers = Breakers()
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60)
@@ -45,8 +47,25 @@ class UpstreamClient:
             await self._session.close()
 
     async def post(self, provider: ProviderSettings, path: str, body: bytes, *, stream: bool,
-                   api_key: str | None) -> aiohttp.ClientResponse:
-        """Send a request; a returned response has status < 400 (errors are raised as APIError)."""
+                   api_key: str | None, model: str | None = None) -> aiohttp.ClientResponse:
+        """Send a request; a returned response has status < 400 (errors are raised as APIError). With `model`,
+        the call goes through that upstream model's circuit breaker."""
+        breaker = self.breakers.get(f"{provider.name}/{model}") if model else None
+        if breaker is not None and not breaker.allow():
+            raise upstream_error(503, f"The upstream model '{model}' at '{provider.name}' is failing; the gateway "
+                                 "stopped calling it for a while.", CIRCUIT_OPEN)
+        try:
+            response = await self._send(provider, path, body, stream=stream, api_key=api_key)
+        except APIError as error:
+            if breaker is not None and error.status >= 500:
+                breaker.record(False)
+            raise
+        if breaker is not None:
+            breaker.record(True)
+        return response
+
+    async def _send(self, provider: ProviderSettings, path: str, body: bytes, *, stream: bool,
+                    api_key: str | None) -> aiohttp.ClientResponse:
         assert self._session is not None, "UpstreamClient.start() was not awaited"
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
         if api_key:
@@ -69,10 +88,11 @@ class UpstreamClient:
             raise status_error(provider, response.status, payload, response.headers)
         return response
 
-    async def fetch(self, provider: ProviderSettings, path: str, body: bytes, *, api_key: str | None) -> bytes:
+    async def fetch(self, provider: ProviderSettings, path: str, body: bytes, *, api_key: str | None,
+                    model: str | None = None) -> bytes:
         """A non-streamed call's whole answer, retried (see retry.py) until it is read or fails for good."""
         async def attempt() -> bytes:
-            response = await self.post(provider, path, body, stream=False, api_key=api_key)
+            response = await self.post(provider, path, body, stream=False, api_key=api_key, model=model)
             try:
                 return await response.read()
             except Exception as exc:
@@ -82,10 +102,10 @@ class UpstreamClient:
 
         return await with_retries(attempt, RetryPolicy(retries=provider.max_retries), on_retry=self._count_retry)
 
-    async def open_stream(self, provider: ProviderSettings, path: str, body: bytes, *,
-                          api_key: str | None) -> aiohttp.ClientResponse:
+    async def open_stream(self, provider: ProviderSettings, path: str, body: bytes, *, api_key: str | None,
+                          model: str | None = None) -> aiohttp.ClientResponse:
         """A streamed call up to its response headers, retried while the client has seen nothing."""
-        return await with_retries(lambda: self.post(provider, path, body, stream=True, api_key=api_key),
+        return await with_retries(lambda: self.post(provider, path, body, stream=True, api_key=api_key, model=model),
                                   RetryPolicy(retries=provider.max_retries), on_retry=self._count_retry)
 
     def _count_retry(self, error: APIError) -> None:

@@ -18,6 +18,7 @@ from typing import Awaitable, Callable, TypeVar
 from gateway.server.errors import APIError
 
 T = TypeVar("T")
+CIRCUIT_OPEN = "upstream_circuit_open"  # failed fast by a breaker: no use retrying here, but a fallback may answer
 _RETRYABLE_CODES = frozenset({"upstream_timeout", "upstream_unreachable", "upstream_connection_reset",
                               "upstream_incomplete", "upstream_server_error", "upstream_unavailable",
                               "upstream_error"})
@@ -33,6 +34,11 @@ class RetryPolicy:
 
 def retryable(error: APIError) -> bool:
     return error.status == 429 or error.code in _RETRYABLE_CODES
+
+
+def may_fall_back(error: APIError) -> bool:
+    """Another model may answer: the failure was the upstream's (retries spent, or its circuit is open)."""
+    return retryable(error) or error.code == CIRCUIT_OPEN
 
 
 def retry_after_s(error: APIError) -> float | None:

@@ -134,7 +134,8 @@ async def test_upstream_failures_before_the_answer(gateway, fault, status, code)
 
 async def test_upstream_timeout_is_a_504(sim_url, gateway_url):
     gateway = await gateway_url(await sim_url(), "providers:\n  openai:\n    base_url: http://unused\n"
-                                                 "    timeout_s: 0.5\n    stream_idle_timeout_s: 0.5\n")
+                                                 "    timeout_s: 0.5\n    stream_idle_timeout_s: 0.5\n"
+                                                 "    max_retries: 0\n")  # the mapping, not the retries
     assert_error(await post(gateway, with_fault("timeout")), 504, "upstream_timeout")
     response, events = await stream_events(gateway, with_fault("timeout", stream=True))
     assert_error(response, 504, "upstream_timeout")

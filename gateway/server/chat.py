@@ -22,6 +22,7 @@ from gateway.decision.decider import Caller
 from gateway.decision.engine import Decision
 from gateway.decision.fallback import fallback_plans
 from gateway.decision.plan import Plan, plan_request, requested_model
+from gateway.limits.hooks import admit
 from gateway.server.cached_reply import hit_headers, hit_outcome, reply_from_cache
 from gateway.server.errors import APIError, upstream_error
 from gateway.server.ingress import ClientIdentity, authenticate, read_chat_request, upstream_api_key
@@ -60,18 +61,22 @@ async def chat_completions(http_request: web.Request) -> web.StreamResponse:
     api_key = upstream_api_key(plan.provider, decided.client)
     ticket = cache_ticket(http_request, state, decided, plan, api_key)
     hit = await state.cache.lookup(ticket)
-    if hit is not None:
-        outcome = hit_outcome(plan, hit)
-        state.ledger.record(outcome, caller.agent_role)
-        return await reply_from_cache(http_request, request, outcome, hit, hit_headers(outcome, hit))
-    if decision.choice.kind == "split":
-        return await respond_split(http_request, state, decided, ticket)
+    admission = await admit(http_request, state.limits, decided.client.key, request.model, decision, hit is not None)
     try:
-        return await _execute(http_request, state, decided, plan, api_key, ticket)
-    except APIError as error:
-        if not retryable(error):
-            raise
-        return await _fall_back(http_request, state, decided, plan, error)
+        if hit is not None:
+            outcome = hit_outcome(plan, hit)
+            state.ledger.record(outcome, caller.agent_role)
+            return await reply_from_cache(http_request, request, outcome, hit, hit_headers(outcome, hit))
+        if decision.choice.kind == "split":
+            return await respond_split(http_request, state, decided, ticket)
+        try:
+            return await _execute(http_request, state, decided, plan, api_key, ticket)
+        except APIError as error:
+            if not retryable(error):
+                raise
+            return await _fall_back(http_request, state, decided, plan, error)
+    finally:
+        await admission.settle()
 
 
 async def _execute(http_request: web.Request, state: GatewayState, decided: DecidedRequest, plan: Plan,

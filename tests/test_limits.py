@@ -104,7 +104,8 @@ async def test_concurrent_requests_overspend_at_most_the_estimates_in_flight(sim
     probe = await gateway_url(sim, config(redis_url, redis_prefix + "-probe", ""))
     estimates = [await estimate(probe, chat(i)) for i in range(20)]
     budget = 3.5 * max(estimates)
-    gateway = await gateway_url(sim, config(redis_url, redis_prefix, f"      budget: {{usd: {budget}, period: total}}\n"))
+    text = config(redis_url, redis_prefix, f"      budget: {{usd: {budget}, period: total}}\n")
+    gateway = await gateway_url(sim, text)
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=40)) as http:
         replies = await asyncio.gather(*(post(gateway, chat(i), http) for i in range(20)))
     answered = [r for r in replies if r.status_code == 200]

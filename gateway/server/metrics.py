@@ -149,8 +149,9 @@ def cache_lines(cache: CacheService) -> list[str]:
 def limit_lines(limits: LimitService) -> list[str]:
     """Requests refused by key limits, and whether limits are shared through Redis or per-replica right now."""
     status = limits.status()
+    refused = [({"reason": reason}, count) for reason, count in sorted(status["refused"].items())]
     return (family("gateway_limit_refusals_total", "counter", "Requests refused by their key's limits, by reason "
-                   "(model, requests, tokens, budget).", [({"reason": r}, n) for r, n in sorted(status["refused"].items())])
+                   "(model, requests, tokens, budget).", refused)
             + family("gateway_limits_degraded", "gauge", "1 while key limits fall back to per-replica counting "
                      "because Redis is unreachable.", int(status["state"] == "degraded"))
             + family("gateway_limits_local_admissions_total", "counter", "Requests admitted by this replica alone "

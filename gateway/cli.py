@@ -1,4 +1,4 @@
-"""The `gateway` command: `serve` the gateway, run the `sim`ulated upstream, or run the `demo`."""
+"""The `gateway` command: `serve` the gateway, run the `sim`ulated upstream, run the `demo`, or manage `keys`."""
 
 from __future__ import annotations
 
@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--agent-role", help="as x-gateway-agent-role would say")
     explain.add_argument("--json", action="store_true", help="print the /v1/gateway/evaluate JSON instead")
     explain.set_defaults(run=_policy_explain)
+
+    from gateway.limits.keys_cli import add_keys_arguments
+
+    add_keys_arguments(commands.add_parser("keys", help="create a client key (printed once) or hash one"))
 
     demo = commands.add_parser("demo", help="start the simulator and the gateway, replay a workload, print costs")
     demo.add_argument("--requests", type=int, default=200, help="how many requests to replay (default 200)")

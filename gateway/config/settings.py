@@ -7,13 +7,13 @@ write what is specific to them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from gateway.config.cache_settings import CacheSettings, read_cache_settings
+from gateway.config.key_settings import NO_LIMITS, KeyLimits, hash_key, read_key_entry
 from gateway.config.reader import Reader
 from gateway.config.yaml_source import ConfigError, Path, YamlSource, load_yaml, load_yaml_file
 
@@ -72,6 +72,7 @@ class ClientKey:
     name: str
     tenant: str | None
     key_sha256: str
+    limits: KeyLimits = NO_LIMITS
 
 
 BUILTIN_POLICIES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "policies")
@@ -106,10 +107,6 @@ class Settings:
     def catalog(self) -> list[ModelSpec]:
         """Each model once (aliases collapse to their model)."""
         return list({spec.name: spec for spec in self.models.values()}.values())
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def load_settings(path: str | None, upstream_override: str | None = None,
@@ -272,12 +269,10 @@ def _read_client_keys(reader: Reader, data: dict[str, Any], env: dict[str, str])
     for index, entry in enumerate(reader.value(data, path, "keys", list, [])):
         entry_path = path + ("keys", index)
         entry = reader.mapping(entry, entry_path)
-        reader.known_keys(entry, entry_path, ("key", "name", "tenant"))
-        key = reader.value(entry, entry_path, "key", str, required=True)
-        if key:
-            digest = hash_key(key)
+        digest, limits = read_key_entry(reader, entry, entry_path)
+        if digest:
             keys[digest] = ClientKey(reader.value(entry, entry_path, "name", str, f"key-{index}"),
-                                     reader.value(entry, entry_path, "tenant", str), digest)
+                                     reader.value(entry, entry_path, "tenant", str), digest, limits)
     keys_env = reader.value(data, path, "keys_env", str, _DEFAULT_KEYS_ENV)
     for index, key in enumerate(k.strip() for k in env.get(keys_env, "").split(",")):
         if key:

@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.accounting.tokens import counter_for_encoding
 from gateway.cache.semantic_setup import attach_semantic
 from gateway.config.settings import Settings
+from gateway.limits.hooks import stamp_rate_headers
 from gateway.server import dashboard, endpoints, metrics
 from gateway.server.chat import chat_completions
 from gateway.server.middleware import openai_errors
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/v1/gateway/dashboard-data", dashboard.data)
     app.router.add_get("/healthz", endpoints.healthz)
     app.router.add_get("/readyz", endpoints.readyz)
+    app.on_response_prepare.append(stamp_rate_headers)
     app.on_startup.append(_start)
     app.on_cleanup.append(_stop)
     return app

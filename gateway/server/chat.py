@@ -17,11 +17,13 @@ from gateway.accounting.outcome import outcome_for
 from gateway.accounting.estimate import estimate_usage
 from gateway.cache.answer import completion_from_chunks
 from gateway.cache.control import CacheControl
+from gateway.cache.service import CacheHit
 from gateway.cache.ticket import CacheTicket, issue_ticket
 from gateway.decision.decider import Caller
 from gateway.decision.engine import Decision
 from gateway.decision.fallback import fallback_plans
 from gateway.decision.plan import Plan, plan_request, requested_model
+from gateway.limits.hooks import admit
 from gateway.server.cached_reply import hit_headers, hit_outcome, reply_from_cache
 from gateway.server.errors import APIError, upstream_error
 from gateway.server.ingress import ClientIdentity, authenticate, read_chat_request, upstream_api_key
@@ -55,16 +57,26 @@ async def decide(http_request: web.Request) -> DecidedRequest:
 async def chat_completions(http_request: web.Request) -> web.StreamResponse:
     state = http_request.app[STATE]
     decided = await decide(http_request)
-    request, decision, caller = decided.request, decided.decision, decided.caller
+    request, decision = decided.request, decided.decision
     plan = plan_request(request, decided.raw_body, state.settings, decision)
     api_key = upstream_api_key(plan.provider, decided.client)
     ticket = cache_ticket(http_request, state, decided, plan, api_key)
     hit = await state.cache.lookup(ticket)
+    admission = await admit(http_request, state.limits, decided.client.key, request.model, decision, hit is not None)
+    try:
+        return await _answer(http_request, state, decided, plan, api_key, ticket, hit)
+    finally:
+        await admission.settle()
+
+
+async def _answer(http_request: web.Request, state: GatewayState, decided: DecidedRequest, plan: Plan,
+                  api_key: str | None, ticket: CacheTicket, hit: CacheHit | None) -> web.StreamResponse:
+    """From the cache, split onto workers, or upstream (with fallbacks when the model fails for good)."""
     if hit is not None:
         outcome = hit_outcome(plan, hit)
-        state.ledger.record(outcome, caller.agent_role)
-        return await reply_from_cache(http_request, request, outcome, hit, hit_headers(outcome, hit))
-    if decision.choice.kind == "split":
+        state.ledger.record(outcome, decided.caller.agent_role)
+        return await reply_from_cache(http_request, decided.request, outcome, hit, hit_headers(outcome, hit))
+    if plan.decision.choice.kind == "split":
         return await respond_split(http_request, state, decided, ticket)
     try:
         return await _execute(http_request, state, decided, plan, api_key, ticket)

@@ -85,7 +85,8 @@ async def readyz(request: web.Request) -> web.Response:
         status = "degraded"
     return web.json_response({"status": status, "config": settings.source_file, "models": len(settings.catalog()),
                               "providers": providers, "tokenizers": tokenizers, "redis": redis_state,
-                              "cache": state.cache.status(), "open_circuits": state.upstream.breakers.not_closed(),
+                              "cache": state.cache.status(), "limits": state.limits.status(),
+                              "open_circuits": state.upstream.breakers.not_closed(),
                               "policies": policies, "router": "loaded" if state.decider.engine.router else "none",
                               "client_auth": "keys" if settings.client_keys else "open"})
 

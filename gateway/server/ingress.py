@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import orjson
 from aiohttp import web
 
-from gateway.config.settings import ProviderSettings, Settings, hash_key
+from gateway.config.settings import ClientKey, ProviderSettings, Settings, hash_key
 from gateway.server.errors import APIError, invalid
 from gateway.server.validation import ChatRequest, validate_chat_request
 
@@ -24,6 +24,7 @@ class ClientIdentity:
     tenant: str | None
     # The caller's bearer token when it was not spent on gateway authentication: a candidate for key pass-through.
     forwardable_key: str | None
+    key: ClientKey | None = None     # the configured key (its hash and limits); None on an open gateway
 
 
 ANONYMOUS = ClientIdentity(None, None, None)
@@ -42,7 +43,7 @@ def authenticate(request: web.Request, settings: Settings) -> ClientIdentity:
     client = settings.client_keys.get(hash_key(presented))
     if client is None:
         raise APIError(401, "Incorrect API key provided.", code="invalid_api_key")
-    return ClientIdentity(client.name, client.tenant, bearer if gateway_key is not None else None)
+    return ClientIdentity(client.name, client.tenant, bearer if gateway_key is not None else None, client)
 
 
 def upstream_api_key(provider: ProviderSettings, client: ClientIdentity) -> str | None:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway.accounting.ledger import Ledger, Totals
 from gateway.cache.service import LATENCY_BUCKETS_MS, CacheService
+from gateway.limits.service import LimitService
 from gateway.policy.store import PolicyStore
 from gateway.server.prom import family, histograms
 from gateway.server.state import STATE
@@ -25,7 +26,7 @@ async def render(request: web.Request) -> web.Response:
     models = {spec.name for spec in state.settings.catalog()}
     lines = (traffic_lines(state.telemetry) + ledger_lines(state.ledger, models) + split_lines(state.ledger)
              + resilience_lines(state.ledger, state.upstream) + policy_lines(state.decider.policies)
-             + cache_lines(state.cache))
+             + cache_lines(state.cache) + limit_lines(state.limits))
     return web.Response(body=("\n".join(lines) + "\n").encode(),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
@@ -150,3 +151,15 @@ def cache_lines(cache: CacheService) -> list[str]:
         lines += family("gateway_redis_up", "gauge", "1 when the shared Redis tier answers.",
                         1 if cache.redis.state == "ok" else 0)
     return lines
+
+
+def limit_lines(limits: LimitService) -> list[str]:
+    """Requests refused by key limits, and whether limits are shared through Redis or per-replica right now."""
+    status = limits.status()
+    refused = [({"reason": reason}, count) for reason, count in sorted(status["refused"].items())]
+    return (family("gateway_limit_refusals_total", "counter", "Requests refused by their key's limits, by reason "
+                   "(model, requests, tokens, budget).", refused)
+            + family("gateway_limits_degraded", "gauge", "1 while key limits fall back to per-replica counting "
+                     "because Redis is unreachable.", int(status["state"] == "degraded"))
+            + family("gateway_limits_local_admissions_total", "counter", "Requests admitted by this replica alone "
+                     "while Redis was unreachable.", status["local_admissions"]))

@@ -14,6 +14,7 @@ from gateway.config.settings import Settings
 from gateway.decision.decider import Caller, Decider
 from gateway.decision.engine import DecisionEngine, Router
 from gateway.decision.plan import Plan
+from gateway.limits.service import LimitService, charge
 from gateway.policy.loader import Catalog
 from gateway.policy.store import PolicyStore
 from gateway.server.timing import Telemetry
@@ -30,6 +31,11 @@ class GatewayState:
     upstream: UpstreamClient = field(default_factory=UpstreamClient)
     ledger: Ledger = field(default_factory=Ledger)
     telemetry: Telemetry = field(default_factory=Telemetry)
+    limits: LimitService | None = None
+
+    def __post_init__(self) -> None:
+        if self.limits is None:  # shares the cache's Redis link: one connection pool, one view of Redis's health
+            self.limits = LimitService(self.cache.redis, self.settings.cache.redis_prefix)
 
     @classmethod
     def create(cls, settings: Settings) -> "GatewayState":
@@ -40,6 +46,7 @@ class GatewayState:
     def record(self, outcome: Outcome, plan: Plan, caller: Caller, choices: int) -> None:
         """Account for an answered request, and teach the answer-length model what it really produced."""
         self.ledger.record(outcome, caller.agent_role)
+        charge(outcome)
         analysis = plan.decision.analysis
         self.decider.engine.lengths.observe(analysis.task_type, analysis.tokens.last_user,
                                             outcome.usage.completion_tokens // max(1, choices))

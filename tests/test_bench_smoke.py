@@ -47,3 +47,14 @@ def test_cache_latency_benchmark_quick_run(redis_url):
     tiers = report["tiers"]
     assert tiers["exact_memory"]["answers"] == {"exact": 20} and tiers["exact_redis"]["answers"] == {"exact": 20}
     assert report["fixed_cost_ms"] > 0 and tiers["semantic_miss"]["in_gateway_lookup_ms_mean"] > 0
+
+
+def test_fault_suite_quick_run():
+    done = subprocess.run([sys.executable, "bench/faults.py", "--requests", "30", "--rate", "0.2", "--json"], cwd=REPO,
+                          env={**os.environ}, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["requests"] == 30 * 7 and set(report["by_fault"]) >= {"500", "stream-cut", "timeout"}
+    # Non-streamed requests always get an answer; a stream that fails says so; nothing partial is ever cached.
+    assert (report["non_stream_failures"], report["silent_cuts"], report["wrongly_cached"]) == (0, 0, 0)
+    assert report["retries"] > 0

@@ -45,7 +45,8 @@ class PassResult:
     ledger: dict[str, Any] = field(default_factory=dict)
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Run an app on a free loopback port; returns its runner (to clean up) and its /v1 base URL."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -124,7 +125,7 @@ async def run_passes(workload: Workload, settings_for: Callable[[str], Settings]
 
 async def _baseline_pass(workload: Workload, extra_file: str | None, speed: float, concurrency: int,
                          progress: bool) -> PassResult:
-    runner, url = await _serve(_sim_app(workload, extra_file, speed))
+    runner, url = await serve_on_loopback(_sim_app(workload, extra_file, speed))
     try:
         return await _send_all(url, workload, lambda i: {}, Progress("baseline", len(workload.requests), progress),
                                concurrency)
@@ -134,9 +135,9 @@ async def _baseline_pass(workload: Workload, extra_file: str | None, speed: floa
 
 async def _gateway_pass(workload: Workload, extra_file: str | None, settings_for: Callable[[str], Settings],
                         speed: float, concurrency: int, progress: bool) -> PassResult:
-    sim_runner, sim_url = await _serve(_sim_app(workload, extra_file, speed))
+    sim_runner, sim_url = await serve_on_loopback(_sim_app(workload, extra_file, speed))
     app = create_app(settings_for(sim_url))
-    gateway_runner, url = await _serve(app)
+    gateway_runner, url = await serve_on_loopback(app)
 
     def headers(index: int) -> dict[str, str]:
         return {"x-gateway-policy": workload.policy, **workload.requests[index].headers}

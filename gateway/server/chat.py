@@ -123,15 +123,9 @@ def cache_ticket(http_request: web.Request, state: GatewayState, decided: Decide
 async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, caller: Caller,
                     api_key: str | None, ticket: CacheTicket) -> web.Response:
     """Non-streamed: the upstream's body is returned byte for byte; only its usage is read, for the cost."""
-    body = await state.upstream.fetch(plan.provider, "/chat/completions", plan.upstream_body, api_key=api_key,
-                                      model=plan.model.upstream_model)
-    try:
-        answer = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        answer = None
-    if not isinstance(answer, dict) or "choices" not in answer:
-        raise upstream_error(502, f"The upstream provider '{plan.provider.name}' sent a malformed answer.",
-                             "upstream_malformed_response")
+    body, answer = await state.upstream.fetch(plan.provider, "/chat/completions", plan.upstream_body,
+                                              api_key=api_key, model=plan.model.upstream_model,
+                                              accept=lambda raw: (raw, _completion(raw, plan)))
     usage = usage_from_openai(answer.get("usage")) or estimate_usage(
         plan.model.upstream_model, plan.messages,
         (choice.get("message") for choice in answer["choices"] or () if isinstance(choice, dict)))
@@ -139,6 +133,18 @@ async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, calle
     state.record(outcome, plan, caller, request.n)
     await state.cache.store(ticket, answer, plan.model.name)
     return web.Response(body=body, content_type="application/json", headers=outcome.headers())
+
+
+def _completion(body: bytes, plan: Plan) -> dict:
+    """The upstream's answer as a chat.completion, or a (retryable) error: a garbled body is worth a second call."""
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        answer = None
+    if not isinstance(answer, dict) or "choices" not in answer:
+        raise upstream_error(502, f"The upstream provider '{plan.provider.name}' sent a malformed answer.",
+                             "upstream_malformed_response")
+    return answer
 
 
 async def _stream(http_request: web.Request, state: GatewayState, request: ChatRequest, decision: Decision,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import aiohttp
 import orjson
@@ -22,6 +22,7 @@ from gateway.upstream.breaker import Breakers
 from gateway.upstream.retry import CIRCUIT_OPEN, RetryPolicy, with_retries
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Headers of an upstream error response worth passing on: they tell the client when to retry.
 _RETRY_HEADERS = ("retry-after", "retry-after-ms", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
@@ -89,16 +90,18 @@ class UpstreamClient:
         return response
 
     async def fetch(self, provider: ProviderSettings, path: str, body: bytes, *, api_key: str | None,
-                    model: str | None = None) -> bytes:
-        """A non-streamed call's whole answer, retried (see retry.py) until it is read or fails for good."""
-        async def attempt() -> bytes:
+                    model: str | None = None, accept: Callable[[bytes], T] = bytes) -> T:
+        """A non-streamed call's whole answer, retried (see retry.py) until it is read, and accepted by `accept`
+        (which may raise a retryable APIError for a garbled answer), or fails for good."""
+        async def attempt() -> T:
             response = await self.post(provider, path, body, stream=False, api_key=api_key, model=model)
             try:
-                return await response.read()
+                raw = await response.read()
             except Exception as exc:
                 raise transport_error(provider, exc) from None
             finally:
                 response.release()
+            return accept(raw)
 
         return await with_retries(attempt, RetryPolicy(retries=provider.max_retries), on_retry=self._count_retry)
 

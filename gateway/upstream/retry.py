@@ -21,7 +21,7 @@ T = TypeVar("T")
 CIRCUIT_OPEN = "upstream_circuit_open"  # failed fast by a breaker: no use retrying here, but a fallback may answer
 _RETRYABLE_CODES = frozenset({"upstream_timeout", "upstream_unreachable", "upstream_connection_reset",
                               "upstream_incomplete", "upstream_server_error", "upstream_unavailable",
-                              "upstream_error"})
+                              "upstream_error", "upstream_malformed_response"})
 
 
 @dataclass(frozen=True)

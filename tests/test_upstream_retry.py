@@ -145,3 +145,19 @@ async def test_an_open_circuit_fails_fast_and_the_fallback_answers(sim_url, gate
     assert await chat_calls(sim) == calls + 1          # gpt-4o was not called at all: straight to the fallback
     assert ready["open_circuits"] == {"openai/gpt-4o": "open"}
     assert 'gateway_upstream_circuit_open{upstream="openai/gpt-4o"} 1' in metrics
+
+
+async def test_when_every_circuit_is_open_the_model_is_called_anyway(sim_url, gateway_url, tmp_path):
+    policy = tmp_path / "fallback.yaml"
+    policy.write_text(FALLBACK_POLICY)
+    sim = await sim_url()
+    gateway = await gateway_url(sim, f"policies:\n  paths: [{policy}]\n  default: with-fallback\n")
+    async with httpx.AsyncClient(timeout=10) as http:
+        for _ in range(2):  # every call fails: both models' circuits open
+            failed = await http.post(gateway + "/chat/completions", headers=NO_CACHE,
+                                     json={**CHAT, "metadata": {"sim_fault": "500"}})
+            assert failed.status_code == 502
+        ready = (await http.get(gateway.removesuffix("/v1") + "/readyz")).json()
+        assert ready["open_circuits"] == {"openai/gpt-4o": "open", "openai/gpt-4o-mini": "open"}
+        healthy_again = await http.post(gateway + "/chat/completions", json=CHAT, headers=NO_CACHE)
+    assert healthy_again.status_code == 200 and healthy_again.headers["x-gateway-model"] == "gpt-4o"

@@ -31,7 +31,7 @@ from gateway.server.split_path import respond_split
 from gateway.server.state import REQUEST_ID, STATE, GatewayState
 from gateway.server.stream_relay import StreamResult, finish_stream, open_client_stream, relay_stream
 from gateway.server.validation import ChatRequest
-from gateway.upstream.retry import may_fall_back
+from gateway.upstream.retry import CIRCUIT_OPEN, may_fall_back
 
 
 @dataclass(frozen=True)
@@ -87,16 +87,21 @@ async def _answer(http_request: web.Request, state: GatewayState, decided: Decid
 
 
 async def _execute(http_request: web.Request, state: GatewayState, decided: DecidedRequest, plan: Plan,
-                   api_key: str | None, ticket: CacheTicket) -> web.StreamResponse:
+                   api_key: str | None, ticket: CacheTicket, breaker: bool = True) -> web.StreamResponse:
+    """The upstream call for a plan; `breaker=False` calls even a model whose circuit is open."""
     request = decided.request
     if request.stream:
-        return await _stream(http_request, state, request, plan.decision, plan, decided.caller, api_key, ticket)
-    return await _complete(state, request, plan, decided.caller, api_key, ticket)
+        return await _stream(http_request, state, request, plan.decision, plan, decided.caller, api_key, ticket,
+                             breaker)
+    return await _complete(state, request, plan, decided.caller, api_key, ticket, breaker)
 
 
 async def _fall_back(http_request: web.Request, state: GatewayState, decided: DecidedRequest, failed: Plan,
                      error: APIError) -> web.StreamResponse:
-    """The policy's fallbacks, then the model asked for; the first error stands if none of them answers."""
+    """The policy's fallbacks, then the model asked for; the first error stands if none of them answers. When
+    every way out was refused by an open circuit (no call was even made), the first plan is called anyway: an open
+    circuit is a guess about the upstream, a failed call is a fact, and a guess alone must not fail a request."""
+    only_circuits = error.code == CIRCUIT_OPEN
     for plan in fallback_plans(decided.request, decided.raw_body, state.settings, failed):
         try:
             api_key = upstream_api_key(plan.provider, decided.client)
@@ -109,6 +114,11 @@ async def _fall_back(http_request: web.Request, state: GatewayState, decided: De
         except APIError as next_error:
             if not may_fall_back(next_error):
                 raise
+            only_circuits = only_circuits and next_error.code == CIRCUIT_OPEN
+    if only_circuits:
+        api_key = upstream_api_key(failed.provider, decided.client)
+        return await _execute(http_request, state, decided, failed, api_key,
+                              cache_ticket(http_request, state, decided, failed, api_key), breaker=False)
     raise error
 
 
@@ -121,10 +131,10 @@ def cache_ticket(http_request: web.Request, state: GatewayState, decided: Decide
 
 
 async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, caller: Caller,
-                    api_key: str | None, ticket: CacheTicket) -> web.Response:
+                    api_key: str | None, ticket: CacheTicket, breaker: bool = True) -> web.Response:
     """Non-streamed: the upstream's body is returned byte for byte; only its usage is read, for the cost."""
     body, answer = await state.upstream.fetch(plan.provider, "/chat/completions", plan.upstream_body,
-                                              api_key=api_key, model=plan.model.upstream_model,
+                                              api_key=api_key, model=_breaker_key(plan, breaker),
                                               accept=lambda raw: (raw, _completion(raw, plan)))
     usage = usage_from_openai(answer.get("usage")) or estimate_usage(
         plan.model.upstream_model, plan.messages,
@@ -133,6 +143,11 @@ async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, calle
     state.record(outcome, plan, caller, request.n)
     await state.cache.store(ticket, answer, plan.model.name)
     return web.Response(body=body, content_type="application/json", headers=outcome.headers())
+
+
+def _breaker_key(plan: Plan, breaker: bool) -> str | None:
+    """The upstream model whose circuit breaker guards the call (None: call regardless)."""
+    return plan.model.upstream_model if breaker else None
 
 
 def _completion(body: bytes, plan: Plan) -> dict:
@@ -148,11 +163,12 @@ def _completion(body: bytes, plan: Plan) -> dict:
 
 
 async def _stream(http_request: web.Request, state: GatewayState, request: ChatRequest, decision: Decision,
-                  plan: Plan, caller: Caller, api_key: str | None, ticket: CacheTicket) -> web.StreamResponse:
+                  plan: Plan, caller: Caller, api_key: str | None, ticket: CacheTicket,
+                  breaker: bool = True) -> web.StreamResponse:
     """Streamed: headers go out before the answer exists, so they carry the decision's estimate; the exact figures
     follow in an SSE comment just before `[DONE]` and in the ledger."""
     upstream = await state.upstream.open_stream(plan.provider, "/chat/completions", plan.upstream_body,
-                                                api_key=api_key, model=plan.model.upstream_model)
+                                                api_key=api_key, model=_breaker_key(plan, breaker))
     estimate = Usage(decision.choice.prompt_tokens, decision.choice.output_tokens, 0, estimated=True)
     headers = {**outcome_for(plan, estimate).headers(), "x-gateway-cost-basis": "estimate",
                "x-request-id": http_request[REQUEST_ID]}

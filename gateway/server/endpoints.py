@@ -15,7 +15,6 @@ from gateway.decision.plan import plan_request
 from gateway.server.chat import cache_ticket, decide
 from gateway.server.ingress import authenticate, read_json_body, upstream_api_key
 from gateway.server.state import STATE
-from gateway.upstream.client import transport_error
 
 _CATALOG_CREATED = 1700000000  # the catalog has no creation dates; a fixed value keeps the list stable
 
@@ -43,14 +42,7 @@ async def embeddings(request: web.Request) -> web.Response:
     provider = state.settings.providers[spec.provider]
     if spec.upstream_model != body["model"]:
         raw = orjson.dumps({**body, "model": spec.upstream_model})
-    upstream = await state.upstream.post(provider, "/embeddings", raw, stream=False,
-                                         api_key=upstream_api_key(provider, client))
-    try:
-        payload = await upstream.read()
-    except Exception as exc:
-        raise transport_error(provider, exc) from None
-    finally:
-        upstream.release()
+    payload = await state.upstream.fetch(provider, "/embeddings", raw, api_key=upstream_api_key(provider, client))
     cost = format_usd(cost_usd(spec, Usage(prompt_tokens=_embedding_tokens(payload))))
     return web.Response(body=payload, content_type="application/json", headers={
         "x-gateway-route": "main", "x-gateway-model": spec.name, "x-gateway-cache": "miss",

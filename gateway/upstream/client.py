@@ -80,13 +80,7 @@ class UpstreamClient:
             raise transport_error(provider, exc) from None
         response.span = span
         if response.status >= 400:
-            try:
-                payload = await response.read()
-            except Exception as exc:
-                raise transport_error(provider, exc) from None
-            finally:
-                response.release()
-            raise status_error(provider, response.status, payload, response.headers)
+            raise status_error(provider, response.status, await read_all(provider, response), response.headers)
         return response
 
     async def fetch(self, provider: ProviderSettings, path: str, body: bytes, *, api_key: str | None,
@@ -95,13 +89,7 @@ class UpstreamClient:
         (which may raise a retryable APIError for a garbled answer), or fails for good."""
         async def attempt() -> T:
             response = await self.post(provider, path, body, stream=False, api_key=api_key, model=model)
-            try:
-                raw = await response.read()
-            except Exception as exc:
-                raise transport_error(provider, exc) from None
-            finally:
-                response.release()
-            return accept(raw)
+            return accept(await read_all(provider, response))
 
         return await with_retries(attempt, RetryPolicy(retries=provider.max_retries), on_retry=self._count_retry)
 
@@ -126,6 +114,16 @@ class UpstreamClient:
                 timeout = aiohttp.ClientTimeout(total=provider.timeout_s, connect=provider.connect_timeout_s)
             self._timeouts[key] = timeout
         return timeout
+
+
+async def read_all(provider: ProviderSettings, response: aiohttp.ClientResponse) -> bytes:
+    """The whole body, the connection given back to the pool whatever happens."""
+    try:
+        return await response.read()
+    except Exception as exc:
+        raise transport_error(provider, exc) from None
+    finally:
+        response.release()
 
 
 def transport_error(provider: ProviderSettings, exc: BaseException) -> APIError:

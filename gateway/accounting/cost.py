@@ -41,6 +41,12 @@ def usage_from_openai(usage: Any) -> Usage | None:
     return Usage(prompt, completion, cached)
 
 
+def usage_to_openai(usage: Usage) -> dict[str, Any]:
+    """The OpenAI `usage` object for usage the gateway assembled itself (a merged or rebuilt answer)."""
+    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens, "prompt_tokens_details": {"cached_tokens": usage.cached_tokens}}
+
+
 def cost_usd(model: ModelSpec, usage: Usage) -> float:
     uncached = usage.prompt_tokens - usage.cached_tokens
     return (uncached * model.input_per_million

@@ -9,12 +9,11 @@ content and tool calls, the finish reason, then the usage chunk when the client 
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 
 from gateway.cache.answer import CachedAnswer
-from gateway.server.sse import DONE, data_event
+from gateway.server.sse import DONE, completion_id, data_event
 
 _CONTENT_PIECE = 256  # characters per replayed content delta: a few events, not one per token
 
@@ -28,14 +27,14 @@ def served_usage(answer: CachedAnswer) -> dict[str, Any]:
 
 
 def completion_body(answer: CachedAnswer) -> dict[str, Any]:
-    completion = {**answer.completion, "id": _new_id(), "created": int(time.time()), "object": "chat.completion"}
+    completion = {**answer.completion, "id": completion_id(), "created": int(time.time()), "object": "chat.completion"}
     if answer.usage:
         completion["usage"] = served_usage(answer)
     return completion
 
 
 def stream_events(answer: CachedAnswer, include_usage: bool) -> list[bytes]:
-    head = {"id": _new_id(), "object": "chat.completion.chunk", "created": int(time.time()),
+    head = {"id": completion_id(), "object": "chat.completion.chunk", "created": int(time.time()),
             "model": answer.completion.get("model")}
     if answer.completion.get("system_fingerprint"):
         head["system_fingerprint"] = answer.completion["system_fingerprint"]
@@ -62,7 +61,3 @@ def _choice_deltas(choice: dict[str, Any]) -> list[dict[str, Any]]:
     events = [{"index": index, "delta": delta, "logprobs": None, "finish_reason": None} for delta in deltas]
     events.append({"index": index, "delta": {}, "logprobs": None, "finish_reason": choice.get("finish_reason")})
     return events
-
-
-def _new_id() -> str:
-    return "chatcmpl-" + secrets.token_urlsafe(18)

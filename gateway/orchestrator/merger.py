@@ -10,14 +10,13 @@ answered, in order, none a duplicate of another.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from gateway.accounting.cost import Usage
+from gateway.accounting.cost import Usage, usage_to_openai
 from gateway.orchestrator.split_plan import SplitPlan
 from gateway.orchestrator.workers import PartAnswer
-from gateway.server.sse import data_event
+from gateway.server.sse import completion_id, data_event
 
 
 def integration_ok(plan: SplitPlan, answers: Sequence[PartAnswer]) -> bool:
@@ -47,21 +46,16 @@ def finish_reason(answers: Sequence[PartAnswer]) -> str:
 
 
 def usage_object(usage: Usage) -> dict[str, Any]:
-    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.total_tokens, "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
-            "completion_tokens_details": {"reasoning_tokens": 0}}
+    """Workers are asked for plain answers, so no reasoning tokens are part of a merged answer."""
+    return {**usage_to_openai(usage), "completion_tokens_details": {"reasoning_tokens": 0}}
 
 
 def completion(model: str, content: str, finish: str, usage: Usage) -> dict[str, Any]:
     """The merged non-streamed answer, in the shape of CreateChatCompletionResponse."""
-    return {"id": new_id(), "object": "chat.completion", "created": int(time.time()), "model": model,
+    return {"id": completion_id(), "object": "chat.completion", "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None},
                          "logprobs": None, "finish_reason": finish}],
             "usage": usage_object(usage), "system_fingerprint": None}
-
-
-def new_id() -> str:
-    return "chatcmpl-" + uuid.uuid4().hex[:24]
 
 
 @dataclass
@@ -70,7 +64,7 @@ class ChunkWriter:
 
     model: str
     include_usage: bool
-    id: str = field(default_factory=new_id)
+    id: str = field(default_factory=completion_id)
     created: int = field(default_factory=lambda: int(time.time()))
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import orjson
 from aiohttp import web
 
-from gateway.accounting.cost import Usage, usage_from_openai
+from gateway.accounting.cost import Usage, usage_from_openai, usage_to_openai
 from gateway.accounting.outcome import outcome_for
 from gateway.accounting.estimate import estimate_usage
 from gateway.cache.answer import completion_from_chunks
@@ -188,7 +188,5 @@ def streamed_completion(result: StreamResult) -> dict | None:
     """The answer a completed stream carried, with its usage even when the client's copy had it stripped."""
     completion = completion_from_chunks(result.payloads)
     if completion is not None and "usage" not in completion:
-        completion["usage"] = {"prompt_tokens": result.usage.prompt_tokens,
-                               "completion_tokens": result.usage.completion_tokens,
-                               "total_tokens": result.usage.total_tokens}
+        completion["usage"] = usage_to_openai(result.usage)
     return completion

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import orjson
 
 DONE = b"data: [DONE]\n\n"
+
+
+def completion_id() -> str:
+    """A fresh id for an answer the gateway writes itself (merged, or replayed from the cache)."""
+    return "chatcmpl-" + secrets.token_urlsafe(18)
 
 
 def data_event(payload: Any) -> bytes:

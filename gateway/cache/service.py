@@ -21,9 +21,10 @@ from gateway.cache.redis_link import RedisLink
 from gateway.cache.semantic import SemanticCache
 from gateway.cache.ticket import CacheTicket
 from gateway.config.settings import Settings
+from gateway.server.timing import Histogram
 
 log = logging.getLogger(__name__)
-LATENCY_BUCKETS_MS = (0.25, 0.5, 1, 2, 5, 10, 25, 50, 100)
+LOOKUP_BUCKETS_S = (0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,7 @@ class CacheStats:
     stores: int = 0
     not_stored: int = 0                                   # answers that were incomplete or failed
     embed_errors: int = 0
-    lookup_ms_buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_MS) + 1))
-    lookup_ms_sum: float = 0.0
-    lookups: int = 0
-
-    def observe_lookup(self, elapsed_ms: float) -> None:
-        self.lookups += 1
-        self.lookup_ms_sum += elapsed_ms
-        for position, bound in enumerate(LATENCY_BUCKETS_MS):
-            if elapsed_ms <= bound:
-                self.lookup_ms_buckets[position] += 1
-                return
-        self.lookup_ms_buckets[-1] += 1
+    lookup_seconds: Histogram = field(default_factory=lambda: Histogram(LOOKUP_BUCKETS_S))
 
 
 class CacheService:
@@ -85,7 +75,7 @@ class CacheService:
         hit = await self._exact(ticket) or await self._semantic(ticket)
         if not count:
             return hit
-        self.stats.observe_lookup((time.perf_counter() - started) * 1000)
+        self.stats.lookup_seconds.observe(time.perf_counter() - started)
         if hit is None:
             self.stats.misses += 1
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.accounting.ledger import Ledger, Totals
-from gateway.cache.service import LATENCY_BUCKETS_MS, CacheService
+from gateway.cache.service import CacheService
 from gateway.limits.service import LimitService
 from gateway.policy.store import PolicyStore
 from gateway.server.prom import family, histograms
@@ -128,8 +128,6 @@ def cache_lines(cache: CacheService) -> list[str]:
     """Hits by kind and tier, misses, verifier rejections by reason, lookup latency, and the shared tier's state."""
     stats = cache.stats
     rejections = cache.semantic.rejections if cache.semantic is not None else {}
-    lookup = Histogram(tuple(bound / 1000 for bound in LATENCY_BUCKETS_MS), list(stats.lookup_ms_buckets),
-                       stats.lookup_ms_sum / 1000, stats.lookups)
     lines = (family("gateway_cache_hits_total", "counter", "Cache hits by kind (exact, semantic) and tier.",
                     [({"kind": k, "tier": t}, n) for (k, t), n in sorted(stats.hits.items())])
              + family("gateway_cache_misses_total", "counter", "Cache lookups that found nothing.", stats.misses)
@@ -140,7 +138,7 @@ def cache_lines(cache: CacheService) -> list[str]:
                       "skipped).", stats.embed_errors)
              + family("gateway_cache_verifier_rejections_total", "counter", "Semantic candidates the verifier "
                       "refused, by reason.", [({"reason": r}, n) for r, n in sorted(rejections.items())])
-             + histograms("gateway_cache_lookup_seconds", "Cache lookup time (exact, then semantic).", [({}, lookup)])
+             + histograms("gateway_cache_lookup_seconds", "Cache lookup time (exact, then semantic).", [({}, stats.lookup_seconds)])
              + family("gateway_cache_memory_bytes", "gauge", "Bytes held by the in-memory cache tier.",
                       cache.memory.bytes)
              + family("gateway_cache_semantic_entries", "gauge", "Entries in the semantic index.",

@@ -25,7 +25,7 @@ from gateway.config.settings import ModelSpec, ProviderSettings
 from gateway.orchestrator.split_plan import Part, SplitPlan
 from gateway.server.errors import APIError
 from gateway.server.sse import EventSplitter, event_data
-from gateway.upstream.client import UpstreamClient, transport_error
+from gateway.upstream.client import UpstreamClient, read_all
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +127,7 @@ class WorkerPool:
     async def _call(self, target: Target, part: Part) -> PartAnswer:
         response = await self.upstream.post(target.provider, "/chat/completions", self._body(target, part, False),
                                             stream=False, api_key=target.api_key)
-        try:
-            answer = orjson.loads(await response.read())
-        except Exception as exc:
-            raise transport_error(target.provider, exc) from None
-        finally:
-            response.release()
+        answer = orjson.loads(await read_all(target.provider, response))  # garbled JSON: a ValueError, retried
         choice = (answer.get("choices") or [None])[0] if isinstance(answer, dict) else None
         message = choice.get("message") if isinstance(choice, dict) else None
         content = message.get("content") if isinstance(message, dict) else None

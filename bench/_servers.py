@@ -7,6 +7,7 @@ load generator's own work leaking into it, and so that stopping it also stops an
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -121,6 +122,15 @@ class Server:
             return "(no log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def kill(self) -> None:
+        """SIGKILL at once, no grace: a crash, for the fault suite (safe when it is not running)."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                return
+            self.proc.wait()
+
     def stop(self, grace: float = 5.0) -> None:
         """SIGTERM the whole process group, then SIGKILL what is left; safe to call twice or after a crash."""
         if self.proc is None or self.proc.poll() is not None:
@@ -141,6 +151,15 @@ def sim_server(port: int) -> Server:
     """The simulated upstream, answering without a latency model so only software overhead is left."""
     argv = [sys.executable, "-m", "gateway.cli", "sim", "--host", "127.0.0.1", "--port", str(port), "--no-latency"]
     return Server("sim", argv, port)
+
+
+def redis_server(port: int) -> Server:
+    """A throw-away redis-server of the caller's own (no persistence), which it may kill and start again."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed")
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    return Server("redis", argv, port)
 
 
 def passthrough_server(port: int, upstream: str) -> Server:

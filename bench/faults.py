@@ -10,6 +10,11 @@ Half the requests stream. Counted per mode:
 - retries, fallbacks and breaker openings, from the gateway's own /metrics.
 
     python bench/faults.py [--requests 200] [--rate 0.1] [--json]
+
+`--redis-outage` runs the other scenario instead: the simulator stays healthy and the suite kills its own
+redis-server under a steady load (caches and key limits on Redis) and starts it again (see _redis_outage.py):
+
+    python bench/faults.py --redis-outage [--requests 300] [--rps 20] [--json]
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +29,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _fault_checks import ask, failure_counts, metric_sum, wrongly_cached  # noqa: E402
 from gateway.config.settings import load_settings  # noqa: E402
 from gateway.costbench.run import serve_on_loopback  # noqa: E402
 from gateway.server.app import create_app  # noqa: E402
@@ -57,36 +63,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=200, help="per fault mode")
     parser.add_argument("--rate", type=float, default=0.1, help="share of upstream calls that fail")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--redis-outage", action="store_true",
+                        help="kill and restart Redis under load instead of injecting upstream faults")
+    parser.add_argument("--rps", type=float, default=20.0, help="--redis-outage: requests sent per second")
     parser.add_argument("--json", action="store_true", help="print the totals as one JSON object on the last line")
     return parser.parse_args(argv)
-
-
-def body(index: int, stream: bool) -> dict:
-    return {"model": "gpt-4o", "max_tokens": 48, "stream": stream,
-            "messages": [{"role": "user", "content": f"Give one fact about the number {index}."}]}
-
-
-async def ask(client: httpx.AsyncClient, url: str, index: int, stream: bool) -> dict:
-    """One request: whether the client got a whole answer, whether a failure was said, and the text."""
-    try:
-        response = await client.post(url + "/chat/completions", json=body(index, stream))
-    except httpx.HTTPError:
-        return {"ok": False, "said": False, "text": None, "cache": None}
-    if not stream:
-        ok = response.status_code == 200
-        text = response.json()["choices"][0]["message"]["content"] if ok else None
-        return {"ok": ok, "said": not ok, "text": text, "cache": response.headers.get("x-gateway-cache")}
-    events = [line[6:] for line in response.text.split("\n") if line.startswith("data: ")]
-    done = bool(events) and events[-1] == "[DONE]"
-    said = response.status_code != 200 or any('"error"' in event for event in events)
-    text = "".join(_delta(event) for event in events[:-1]) if done else None
-    return {"ok": done and response.status_code == 200, "said": said, "text": text,
-            "cache": response.headers.get("x-gateway-cache")}
-
-
-def _delta(event: str) -> str:
-    choices = json.loads(event).get("choices") or []
-    return "".join((choice.get("delta") or {}).get("content") or "" for choice in choices)
 
 
 async def load(url: str, count: int, concurrency: int) -> list[dict]:
@@ -98,17 +79,6 @@ async def load(url: str, count: int, concurrency: int) -> list[dict]:
 
     async with httpx.AsyncClient(timeout=30) as client:
         return list(await asyncio.gather(*(one(i) for i in range(count))))
-
-
-async def wrongly_cached(url: str, first: list[dict]) -> int:
-    """Ask every prompt again (no faults now): failed ones must miss, cached ones must repeat the first answer."""
-    wrong = 0
-    async with httpx.AsyncClient(timeout=30) as client:
-        for index, earlier in enumerate(first):
-            again = await ask(client, url, index, stream=False)
-            if again["cache"] == "exact" and (not earlier["ok"] or again["text"] != earlier["text"]):
-                wrong += 1
-    return wrong
 
 
 async def run_mode(mode: str, args: argparse.Namespace, config: Path) -> dict:
@@ -126,16 +96,10 @@ async def run_mode(mode: str, args: argparse.Namespace, config: Path) -> dict:
     finally:
         await gateway_runner.cleanup()
         await sim_runner.cleanup()
-    return {"requests": len(first), "client_visible_failures": sum(not r["ok"] for r in first),
-            "non_stream_failures": sum(not r["ok"] for i, r in enumerate(first) if i % 2 == 0),
-            "silent_cuts": sum(not r["ok"] and not r["said"] for r in first), "wrongly_cached": wrong,
-            "retries": _sum(metrics, "gateway_upstream_retries_total"),
-            "fallbacks": _sum(metrics, "gateway_fallbacks_total"),
-            "breaker_trips": _sum(metrics, "gateway_upstream_circuit_opened_total")}
-
-
-def _sum(metrics: str, name: str) -> int:
-    return int(sum(float(value) for value in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", metrics, re.M)))
+    return {**failure_counts(first), "wrongly_cached": wrong,
+            "retries": metric_sum(metrics, "gateway_upstream_retries_total"),
+            "fallbacks": metric_sum(metrics, "gateway_fallbacks_total"),
+            "breaker_trips": metric_sum(metrics, "gateway_upstream_circuit_opened_total")}
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -147,8 +111,20 @@ async def run(args: argparse.Namespace) -> dict:
         return {mode: await run_mode(mode, args, config) for mode in FAULT_NAMES}
 
 
+def outage_main(args: argparse.Namespace) -> int:
+    from _redis_outage import run_outage, table
+
+    row = asyncio.run(run_outage(args.requests, args.rps))
+    print("\n".join(table(row)))
+    if args.json:
+        print(json.dumps(row))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.redis_outage:
+        return outage_main(args)
     modes = asyncio.run(run(args))
     columns = ("requests", "client_visible_failures", "non_stream_failures", "silent_cuts", "wrongly_cached",
                "retries", "fallbacks", "breaker_trips")

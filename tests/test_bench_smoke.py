@@ -58,3 +58,16 @@ def test_fault_suite_quick_run():
     # Non-streamed requests always get an answer; a stream that fails says so; nothing partial is ever cached.
     assert (report["non_stream_failures"], report["silent_cuts"], report["wrongly_cached"]) == (0, 0, 0)
     assert report["retries"] > 0
+
+
+def test_fault_suite_redis_outage_quick_run():
+    """Redis (the suite's own) killed and restarted under load: no request fails, limits fall back and return."""
+    done = subprocess.run([sys.executable, "bench/faults.py", "--redis-outage", "--requests", "45", "--rps", "15",
+                           "--json"], cwd=REPO, env={**os.environ}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["requests"] == 45 and report["requests_while_down"] == 15 and report["redis_down_s"] > 0.5
+    assert (report["client_visible_failures"], report["silent_cuts"], report["wrongly_cached"]) == (0, 0, 0)
+    assert report["limits_fell_back"] and report["limits_came_back"] and report["local_admissions"] >= 15
+    assert report["redis_failures"] > 0 and report["redis_reconnects"] >= 1
+    assert report["budget_spent_usd"] > 0     # the restarted Redis holds the key's spend again

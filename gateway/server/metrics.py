@@ -144,7 +144,9 @@ def cache_lines(cache: CacheService) -> list[str]:
              + family("gateway_cache_semantic_entries", "gauge", "Entries in the semantic index.",
                       len(cache.semantic) if cache.semantic is not None else 0)
              + family("gateway_redis_failures_total", "counter", "Redis operations that failed (absorbed).",
-                      cache.redis.failures))
+                      cache.redis.failures)
+             + family("gateway_redis_reconnects_total", "counter", "Times the Redis link came back after a failure.",
+                      cache.redis.reconnects))
     if cache.redis.configured:
         lines += family("gateway_redis_up", "gauge", "1 when the shared Redis tier answers.",
                         1 if cache.redis.state == "ok" else 0)

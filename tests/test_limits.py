@@ -10,9 +10,13 @@ import httpx
 import pytest
 import redis
 
+from gateway.cache.redis_link import RedisLink
 from gateway.cli import main
-from gateway.config.settings import hash_key, load_settings
+from gateway.config.key_settings import Budget, KeyLimits
+from gateway.config.settings import ClientKey, hash_key, load_settings
 from gateway.config.yaml_source import ConfigError
+from gateway.limits.service import LimitService
+from gateway.server.errors import APIError
 from tests.conftest import write_config
 from tests.test_cache_exact import own_redis  # noqa: F401  (a fixture)
 
@@ -151,6 +155,29 @@ async def test_local_limits_apply_while_redis_is_down(sim_url, gateway_url, own_
     own_redis["kill"]()
     statuses = [(await post(gateway, chat(i))).status_code for i in range(4)]
     assert statuses == [200, 200, 200, 429]
+
+
+async def test_a_reservation_never_settled_frees_the_budget_at_its_deadline(redis_url, redis_prefix):
+    """A replica that reserved and died (it never settles) holds the budget only until the reservation's deadline;
+    a settlement that arrives after the deadline adds the spend but does not release the budget a second time."""
+    key = ClientKey("team-a", None, hash_key(KEY), KeyLimits(budget=Budget(1.0, "day")))
+    dead, alive = (LimitService(RedisLink(redis_url, 1.0), redis_prefix, reservation_timeout_s=1.0) for _ in "ab")
+    orphan = await dead.admit(key, "gpt-4o", 0.6, 0)                      # reserved; its replica then "dies"
+    with pytest.raises(APIError) as refused:
+        await alive.admit(key, "gpt-4o", 0.6, 0)
+    assert refused.value.body()["error"]["code"] == "budget_exceeded"
+    assert budget_state(redis_url, redis_prefix)["reserved"] == pytest.approx(0.6)
+    await asyncio.sleep(1.2)
+    admitted = await alive.admit(key, "gpt-4o", 0.6, 0)                   # the orphan's 0.6 was released first
+    assert alive.status()["expired_reservations"] == 1
+    assert budget_state(redis_url, redis_prefix)["reserved"] == pytest.approx(0.6)
+    orphan.cost_usd = 0.1
+    await orphan.settle()                                                 # late: spend counts, no second release
+    admitted.cost_usd = 0.5
+    await admitted.settle()
+    assert budget_state(redis_url, redis_prefix) == pytest.approx({"spent": 0.6, "reserved": 0.0})
+    for service in (dead, alive):
+        await service.link.close()
 
 
 def test_config_rejects_bad_limits_with_lines(tmp_path):

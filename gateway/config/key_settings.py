@@ -15,6 +15,7 @@ from gateway.config.reader import Reader
 from gateway.config.yaml_source import Path
 
 PERIODS = ("day", "month", "total")
+AUTH_KEYS = ("keys", "keys_env", "reservation_timeout_s", "reload_interval_s")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 ENTRY_KEYS = ("key", "key_sha256", "name", "tenant", "models", "budget", "limits")
 
@@ -40,6 +41,27 @@ class KeyLimits:
 
 
 NO_LIMITS = KeyLimits()
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """The `auth` options besides the keys themselves.
+
+    `reservation_timeout_s`: how long a request's budget reservation may stay unsettled before an admission releases
+    it (a replica that died mid-request must not hold a key's budget forever); longer than any request should last.
+    `reload_interval_s`: how often the config file is checked for changed keys (revocation without a restart)."""
+
+    reservation_timeout_s: float = 900.0
+    reload_interval_s: float = 1.0
+
+
+def read_auth_settings(reader: Reader, data: dict[str, Any], path: Path) -> AuthSettings:
+    defaults = AuthSettings()
+    return AuthSettings(
+        reservation_timeout_s=reader.value(data, path, "reservation_timeout_s", float,
+                                           defaults.reservation_timeout_s, minimum=0.1),
+        reload_interval_s=reader.value(data, path, "reload_interval_s", float, defaults.reload_interval_s,
+                                       minimum=0.05))
 
 
 def hash_key(key: str) -> str:

@@ -13,7 +13,8 @@ from importlib import resources
 from typing import Any
 
 from gateway.config.cache_settings import CacheSettings, read_cache_settings
-from gateway.config.key_settings import NO_LIMITS, KeyLimits, hash_key, read_key_entry
+from gateway.config.key_settings import (AUTH_KEYS, NO_LIMITS, AuthSettings, KeyLimits, hash_key, read_auth_settings,
+                                         read_key_entry)
 from gateway.config.reader import Reader
 from gateway.config.yaml_source import ConfigError, Path, YamlSource, load_yaml, load_yaml_file
 
@@ -99,6 +100,7 @@ class Settings:
     policies: PolicySettings = field(default_factory=PolicySettings)
     upstream_override: str | None = None
     cache: CacheSettings = field(default_factory=CacheSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     def find_model(self, name: str) -> ModelSpec | None:
         """The catalog entry for a requested model name or alias."""
@@ -141,6 +143,7 @@ def _build(builtin: YamlSource, user: YamlSource, env: dict[str, str]) -> Settin
         providers=providers,
         models=_index_aliases(reader, models),
         client_keys=_read_client_keys(reader, reader.mapping(top.get("auth"), ("auth",)), env),
+        auth=read_auth_settings(reader, reader.mapping(top.get("auth"), ("auth",)), ("auth",)),
         redis_url=reader.value(top, (), "redis_url", str) or None,
         source_file=user.file,
         policies=_read_policies(reader, reader.mapping(top.get("policies"), ("policies",)), user.file),
@@ -264,7 +267,7 @@ def _index_aliases(reader: Reader, models: dict[str, ModelSpec]) -> dict[str, Mo
 
 def _read_client_keys(reader: Reader, data: dict[str, Any], env: dict[str, str]) -> dict[str, ClientKey]:
     path: Path = ("auth",)
-    reader.known_keys(data, path, ("keys", "keys_env"))
+    reader.known_keys(data, path, AUTH_KEYS)
     keys: dict[str, ClientKey] = {}
     for index, entry in enumerate(reader.value(data, path, "keys", list, [])):
         entry_path = path + ("keys", index)

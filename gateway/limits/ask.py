@@ -7,8 +7,9 @@ key reveals nothing about it.
 from __future__ import annotations
 
 import calendar
+import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.config.key_settings import KeyLimits
 
@@ -24,6 +25,7 @@ class Ask:
     tokens: int                # estimated prompt + answer tokens, counted now and corrected at settlement
     period_id: str             # which budget period the reservation belongs to
     period_ttl_s: int          # seconds until that period's counters may go (0: never)
+    hold_id: str = field(default_factory=lambda: secrets.token_hex(8))   # names the reservation until it is settled
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,29 @@ from typing import Any
 from gateway.cache.redis_link import RedisLink
 from gateway.limits.ask import WINDOW_S, Ask, Verdict
 
-# KEYS: budget hash, requests counter, tokens counter.
-# ARGV: budget (-1: none), usd, budget ttl (0: none), rpm (-1), tpm (-1), tokens, window ms.
-# Refuse on the first limit that would be crossed; otherwise count the request and its tokens in the window (which
-# starts with the first request) and add the estimate to `reserved`. A request that costs nothing (a cache hit)
-# passes the budget check: it cannot overspend.
-ADMIT = """
+# A reservation is also recorded as a hold: a member "<id>|<usd>" of a sorted set scored by its deadline (Redis's
+# own clock, so replicas need not agree on the time). Every admission first releases the holds whose deadline has
+# passed, in the same atomic script: a replica that died, or lost Redis, between reserve and settle cannot keep the
+# budget reserved for longer than the deadline.
+RELEASE_EXPIRED = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
+if #expired > 0 then
+  local freed = 0
+  for _, member in ipairs(expired) do freed = freed + (tonumber(string.match(member, '|(.+)$')) or 0) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+  local left = tonumber(redis.call('HINCRBYFLOAT', KEYS[1], 'reserved', -freed))
+  if left < 1e-12 then redis.call('HSET', KEYS[1], 'reserved', 0) end
+end
+"""
+
+# KEYS: budget hash, requests counter, tokens counter, holds.
+# ARGV: budget (-1: none), usd, budget ttl (0: none), rpm (-1), tpm (-1), tokens, window ms, hold member, hold ms.
+# Release expired holds; refuse on the first limit that would be crossed; otherwise count the request and its tokens
+# in the window (which starts with the first request), add the estimate to `reserved` and record its hold. A request
+# that costs nothing (a cache hit) passes the budget check: it cannot overspend.
+ADMIT = RELEASE_EXPIRED + """
 local budget, usd, budget_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local rpm, tpm, tokens, window = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local requests = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -35,39 +52,53 @@ else
     used = redis.call('INCRBY', KEYS[3], tokens)
     if redis.call('PTTL', KEYS[3]) < 0 then redis.call('PEXPIRE', KEYS[3], window) end
   end
-  if usd > 0 then reserved = tonumber(redis.call('HINCRBYFLOAT', KEYS[1], 'reserved', usd)) end
-  if budget >= 0 and budget_ttl > 0 then redis.call('EXPIRE', KEYS[1], budget_ttl) end
+  if usd > 0 then
+    reserved = tonumber(redis.call('HINCRBYFLOAT', KEYS[1], 'reserved', usd))
+    redis.call('ZADD', KEYS[4], now + tonumber(ARGV[9]), ARGV[8])
+  end
+  if budget >= 0 and budget_ttl > 0 then
+    redis.call('EXPIRE', KEYS[1], budget_ttl)
+    redis.call('EXPIRE', KEYS[4], budget_ttl)
+  end
 end
 return {refused, requests, redis.call('PTTL', KEYS[2]), used, redis.call('PTTL', KEYS[3]),
-        tostring(spent), tostring(reserved)}
+        tostring(spent), tostring(reserved), #expired}
 """
 
-# KEYS: budget hash, tokens counter. ARGV: reserved usd, actual usd, budget ttl, token correction.
+# KEYS: budget hash, tokens counter, holds. ARGV: reserved usd, actual usd, budget ttl, token correction, hold member.
 # Move the reservation to `spent` at the actual cost (0 for a failed request: a release), and correct the window's
-# token count by actual minus estimate while that window lasts.
+# token count by actual minus estimate while that window lasts. A hold that already expired was released by an
+# admission: then only the actual cost is added (releasing it twice would free budget that is not reserved).
 SETTLE = """
 local reserved_usd, actual, ttl, delta = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-if reserved_usd > 0 or actual > 0 then
+local held = 0
+if reserved_usd > 0 then held = redis.call('ZREM', KEYS[3], ARGV[5]) end
+if held == 1 then
   local left = tonumber(redis.call('HINCRBYFLOAT', KEYS[1], 'reserved', -reserved_usd))
   if left < 1e-12 then redis.call('HSET', KEYS[1], 'reserved', 0) end
+end
+if held == 1 or actual > 0 then
   redis.call('HINCRBYFLOAT', KEYS[1], 'spent', actual)
   if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 end
 if delta ~= 0 and redis.call('PTTL', KEYS[2]) > 0 then redis.call('INCRBY', KEYS[2], delta) end
-return 1
+return held
 """
 
 
 class RedisLimitStore:
-    def __init__(self, link: RedisLink, prefix: str) -> None:
+    def __init__(self, link: RedisLink, prefix: str, hold_s: float = 900.0) -> None:
         self.link = link
         self.prefix = prefix
+        self.hold_ms = max(1, int(hold_s * 1000))
+        self.expired_holds = 0      # reservations released by their deadline, not settled (seen by this replica)
         self._admit: Any = None
         self._settle: Any = None
 
-    def _keys(self, ask: Ask) -> tuple[str, str, str]:
+    def _keys(self, ask: Ask) -> tuple[str, str, str, str]:
+        """Budget hash, request and token windows, and the budget's holds (all on one Redis Cluster slot)."""
         base = f"{self.prefix}:limits:{{{ask.key_id}}}"
-        return f"{base}:budget:{ask.period_id}", f"{base}:rpm", f"{base}:tpm"
+        return f"{base}:budget:{ask.period_id}", f"{base}:rpm", f"{base}:tpm", f"{base}:holds:{ask.period_id}"
 
     def _scripts(self) -> tuple[Any, Any]:
         if self._admit is None:
@@ -81,20 +112,28 @@ class RedisLimitStore:
             return None
         limits, script = ask.limits, self._scripts()[0]
         args = [limits.budget.usd if limits.budget else -1, ask.usd, ask.period_ttl_s,
-                limits.requests_per_minute or -1, limits.tokens_per_minute or -1, ask.tokens, WINDOW_S * 1000]
+                limits.requests_per_minute or -1, limits.tokens_per_minute or -1, ask.tokens, WINDOW_S * 1000,
+                _hold(ask), self.hold_ms]
         reply = await self.link.call(lambda client: script(keys=list(self._keys(ask)), args=args, client=client))
         if reply is None:
             return None
-        refused, requests, requests_ms, tokens, tokens_ms, spent, reserved = reply
+        refused, requests, requests_ms, tokens, tokens_ms, spent, reserved, expired = reply
+        self.expired_holds += int(expired)
         return Verdict(_text(refused) or None, int(requests), _seconds(requests_ms), int(tokens), _seconds(tokens_ms),
                        float(_text(spent)), float(_text(reserved)))
 
     async def settle(self, ask: Ask, usd: float, tokens: int) -> bool:
-        budget, _, tpm = self._keys(ask)
+        budget, _, tpm, holds = self._keys(ask)
         script = self._scripts()[1]
         args = [ask.usd, usd if ask.limits.budget else 0.0, ask.period_ttl_s,
-                (tokens - ask.tokens) if ask.limits.tokens_per_minute else 0]
-        return await self.link.call(lambda client: script(keys=[budget, tpm], args=args, client=client)) is not None
+                (tokens - ask.tokens) if ask.limits.tokens_per_minute else 0, _hold(ask)]
+        return await self.link.call(lambda client: script(keys=[budget, tpm, holds], args=args,
+                                                          client=client)) is not None
+
+
+def _hold(ask: Ask) -> str:
+    """The hold's member: the reservation's id and amount (what an expiry releases)."""
+    return f"{ask.hold_id}|{ask.usd!r}"
 
 
 def _text(value: Any) -> str:

@@ -59,13 +59,13 @@ def charge(outcome: Outcome) -> None:
 
 
 class LimitService:
-    def __init__(self, link: RedisLink, prefix: str) -> None:
+    def __init__(self, link: RedisLink, prefix: str, reservation_timeout_s: float = 900.0) -> None:
         self.link = link
-        self.shared = RedisLimitStore(link, prefix)
+        self.shared = RedisLimitStore(link, prefix, reservation_timeout_s)
         self.local = LocalLimitStore()
         self.refused: dict[str, int] = {}
         self.local_admissions = 0           # admissions decided by this replica alone (Redis unreachable)
-        self.lost_settlements = 0           # reservations Redis could not settle (they lapse with their period)
+        self.lost_settlements = 0           # reservations Redis could not settle (released at their deadline)
         self._fell_back = False
 
     async def admit(self, key: ClientKey | None, model: str, usd: float, tokens: int) -> Admission:
@@ -96,7 +96,7 @@ class LimitService:
             if await self.shared.settle(ask, admission.cost_usd, admission.tokens):
                 return
             self.lost_settlements += 1
-            log.warning("could not settle a reservation of $%.6f in Redis; it lapses with its budget period", ask.usd)
+            log.warning("could not settle a reservation of $%.6f in Redis; it is released at its deadline", ask.usd)
         await self.local.settle(ask, admission.cost_usd, admission.tokens)
 
     def status(self) -> dict[str, Any]:
@@ -107,6 +107,7 @@ class LimitService:
             state = "degraded" if self._fell_back or self.link.state != "ok" else "ok"
         return {"state": state, "store": "local" if state != "ok" else "redis",
                 "local_admissions": self.local_admissions, "lost_settlements": self.lost_settlements,
+                "expired_reservations": self.shared.expired_holds,
                 "refused": dict(self.refused)}
 
     def _count(self, reason: str) -> None:

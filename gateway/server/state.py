@@ -35,7 +35,8 @@ class GatewayState:
 
     def __post_init__(self) -> None:
         if self.limits is None:  # shares the cache's Redis link: one connection pool, one view of Redis's health
-            self.limits = LimitService(self.cache.redis, self.settings.cache.redis_prefix)
+            self.limits = LimitService(self.cache.redis, self.settings.cache.redis_prefix,
+                                       self.settings.auth.reservation_timeout_s)
 
     @classmethod
     def create(cls, settings: Settings) -> "GatewayState":

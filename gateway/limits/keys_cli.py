@@ -1,7 +1,7 @@
 """`gateway keys create|hash`: issue a client key and print the config entry that holds only its SHA-256.
 
 The key is printed once, to the operator's terminal, and never stored or logged by the gateway. Revoking a key
-means deleting its entry from the config and restarting (the config is not hot-reloaded).
+means deleting its entry from the config: the gateway reloads its keys when the file changes (limits/key_store.py).
 """
 
 from __future__ import annotations

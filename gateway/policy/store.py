@@ -1,21 +1,18 @@
 """The policies in force, reloaded when their files change, never replaced by a broken file.
 
-Files are polled (modification time and size, then content hash) rather than watched with inotify: ConfigMap
-volumes in Kubernetes swap a symlink, which inotify watchers routinely miss, and polling a few files once a second
-costs nothing. Each file is tracked on its own: a mistake in one keeps that file's last good version in force and
+Files are polled (gateway/config/file_watch.py). Each file is tracked on its own: a mistake in one keeps that file's last good version in force and
 is reported (log, `/readyz`, `/metrics`) while the others reload normally. At start-up a broken file is fatal, so a
 bad rollout fails loudly instead of serving without its policy.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 import os
 import time
 from dataclasses import dataclass, field
 
+from gateway.config.file_watch import FileStamp, poll
 from gateway.config.yaml_source import ConfigError, ConfigIssue
 from gateway.policy.loader import Catalog, load_policy_file
 from gateway.policy.schema import Policy
@@ -27,10 +24,11 @@ log = logging.getLogger(__name__)
 @dataclass
 class _TrackedFile:
     path: str
-    stamp: tuple[float, int] = (0.0, 0)
-    digest: str = ""
     policy: Policy | None = None
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        self.file = FileStamp(self.path)
 
 
 @dataclass
@@ -50,7 +48,7 @@ class PolicyStore:
         for path in self._policy_files():
             tracked = self.files.setdefault(path, _TrackedFile(path))
             try:
-                self._refresh(tracked, force=True)
+                self._refresh(tracked, initial=True)
             except ConfigError as exc:
                 issues.extend(exc.issues)
         if issues:
@@ -77,7 +75,7 @@ class PolicyStore:
         for path in self._policy_files():
             tracked = self.files.setdefault(path, _TrackedFile(path))
             try:
-                self._refresh(tracked, force=False)
+                self._refresh(tracked, initial=False)
             except ConfigError as exc:
                 self.reload_errors += 1
                 tracked.error = str(exc)
@@ -85,36 +83,21 @@ class PolicyStore:
                 log.error("policy file %s is invalid, %s:\n%s", path, kept, exc)
 
     async def watch(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                self.reload_changed()
-            except Exception:  # a watcher that dies silently would freeze policies: log and keep polling
-                log.exception("policy reload pass failed")
+        await poll(interval_s, self.reload_changed, "policy")
 
     def status(self) -> dict[str, object]:
         return {"default": self.default_name, "loaded": sorted(self.policies()), "reloads": self.reloads,
                 "reload_errors": self.reload_errors,
                 "errors": {t.path: t.error for t in self.files.values() if t.error}}
 
-    def _refresh(self, tracked: _TrackedFile, *, force: bool) -> None:
-        try:
-            stat = os.stat(tracked.path)
-        except OSError:
-            return  # a file removed while running keeps its last version: deleting is not a way to break traffic
-        stamp = (stat.st_mtime, stat.st_size)
-        if stamp == tracked.stamp and not force:
-            return
-        with open(tracked.path, "rb") as handle:
-            digest = hashlib.sha256(handle.read()).hexdigest()
-        tracked.stamp = stamp
-        if digest == tracked.digest and not force:
-            return
+    def _refresh(self, tracked: _TrackedFile, *, initial: bool) -> None:
+        if not tracked.file.changed():
+            return  # unchanged, or removed while running (it keeps its last version)
         policy = load_policy_file(tracked.path, self.catalog)  # raises ConfigError: the caller keeps the old one
-        tracked.digest, tracked.policy, tracked.error = digest, policy, None
-        self.reloads += 0 if force else 1
+        tracked.policy, tracked.error = policy, None
+        self.reloads += 0 if initial else 1
         self.last_reload_at = time.time()
-        if not force:
+        if not initial:
             log.info("policy '%s' reloaded from %s", policy.name, tracked.path)
 
     def _policy_files(self) -> list[str]:

@@ -18,6 +18,7 @@ from gateway.server.state import STATE, GatewayState
 
 log = logging.getLogger(__name__)
 POLICY_WATCHER = web.AppKey("policy_watcher", asyncio.Task)
+KEY_WATCHER = web.AppKey("key_watcher", asyncio.Task)
 SEMANTIC_LOADER = web.AppKey("semantic_loader", asyncio.Task)
 
 
@@ -49,11 +50,13 @@ async def _start(app: web.Application) -> None:
         loop.run_in_executor(None, counter_for_encoding, encoding)
     app[POLICY_WATCHER] = asyncio.create_task(
         state.decider.policies.watch(state.settings.policies.reload_interval_s))
+    app[KEY_WATCHER] = asyncio.create_task(state.keys.watch(state.settings.auth.reload_interval_s))
     app[SEMANTIC_LOADER] = asyncio.create_task(attach_semantic(state.settings, state.cache))
 
 
 async def _stop(app: web.Application) -> None:
     app[POLICY_WATCHER].cancel()
+    app[KEY_WATCHER].cancel()
     app[SEMANTIC_LOADER].cancel()
     await app[STATE].upstream.close()
     await app[STATE].cache.close()

@@ -47,7 +47,7 @@ class DecidedRequest:
 
 async def decide(http_request: web.Request) -> DecidedRequest:
     state = http_request.app[STATE]
-    client = authenticate(http_request, state.settings)
+    client = authenticate(http_request, state.keys)
     request, raw_body = await read_chat_request(http_request)
     requested = requested_model(request, state.settings)
     caller = Caller.from_request(http_request.headers, request, client.name, client.tenant)

@@ -34,7 +34,7 @@ async def page(request: web.Request) -> web.Response:
 
 async def data(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    authenticate(request, state.settings)
+    authenticate(request, state.keys)
     return web.json_response(dashboard_data(state), headers={"Cache-Control": "no-store"})
 
 

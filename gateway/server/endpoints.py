@@ -21,7 +21,7 @@ _CATALOG_CREATED = 1700000000  # the catalog has no creation dates; a fixed valu
 
 async def list_models(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    authenticate(request, state.settings)
+    authenticate(request, state.keys)
     data = [{"id": spec.name, "object": "model", "created": _CATALOG_CREATED, "owned_by": spec.provider}
             for spec in state.settings.catalog()]
     return web.json_response({"object": "list", "data": data})
@@ -30,7 +30,7 @@ async def list_models(request: web.Request) -> web.Response:
 async def embeddings(request: web.Request) -> web.Response:
     """Pass-through to the model's provider, priced from the reported usage."""
     state = request.app[STATE]
-    client = authenticate(request, state.settings)
+    client = authenticate(request, state.keys)
     body, raw = await read_json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         raise invalid("You must provide a model parameter.", "model", "missing_required_parameter")
@@ -73,14 +73,15 @@ async def readyz(request: web.Request) -> web.Response:
     redis_state = await _redis_state(state.cache.redis)
     status = "ok" if redis_state in ("ok", "not configured") else "degraded"
     policies = state.decider.policies.status()
-    if policies["errors"]:
+    if policies["errors"] or state.keys.error:
         status = "degraded"
     return web.json_response({"status": status, "config": settings.source_file, "models": len(settings.catalog()),
                               "providers": providers, "tokenizers": tokenizers, "redis": redis_state,
                               "cache": state.cache.status(), "limits": state.limits.status(),
                               "open_circuits": state.upstream.breakers.not_closed(),
                               "policies": policies, "router": "loaded" if state.decider.engine.router else "none",
-                              "client_auth": "keys" if settings.client_keys else "open"})
+                              "client_auth": "keys" if state.keys.required else "open",
+                              "client_keys": state.keys.status()})
 
 
 async def _redis_state(link: RedisLink) -> str:
@@ -114,6 +115,6 @@ def _dumps(value: object) -> str:
 
 async def stats(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    authenticate(request, state.settings)
+    authenticate(request, state.keys)
     return web.json_response(state.ledger.snapshot())
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import orjson
 from aiohttp import web
 
-from gateway.config.settings import ClientKey, ProviderSettings, Settings, hash_key
+from gateway.config.settings import ClientKey, ProviderSettings, hash_key
+from gateway.limits.key_store import KeyStore
 from gateway.server.errors import APIError, invalid
 from gateway.server.validation import ChatRequest, validate_chat_request
 
@@ -30,9 +31,10 @@ class ClientIdentity:
 ANONYMOUS = ClientIdentity(None, None, None)
 
 
-def authenticate(request: web.Request, settings: Settings) -> ClientIdentity:
+def authenticate(request: web.Request, keys: KeyStore) -> ClientIdentity:
+    """The caller, by the keys in force now (they hot-reload: a revoked key fails on its next request)."""
     bearer = _bearer(request.headers.get("Authorization", ""))
-    if not settings.client_keys:
+    if not keys.required:
         return ClientIdentity(None, None, bearer)
     gateway_key = request.headers.get("x-gateway-api-key")
     presented = gateway_key if gateway_key is not None else bearer
@@ -40,7 +42,7 @@ def authenticate(request: web.Request, settings: Settings) -> ClientIdentity:
         raise APIError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
                        code="missing_api_key")
     # Looked up by SHA-256: comparison timing can then reveal nothing about the key itself.
-    client = settings.client_keys.get(hash_key(presented))
+    client = keys.get(hash_key(presented))
     if client is None:
         raise APIError(401, "Incorrect API key provided.", code="invalid_api_key")
     return ClientIdentity(client.name, client.tenant, bearer if gateway_key is not None else None, client)

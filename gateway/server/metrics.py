@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway.accounting.ledger import Ledger, Totals
 from gateway.cache.service import CacheService
+from gateway.limits.key_store import KeyStore
 from gateway.limits.service import LimitService
 from gateway.policy.store import PolicyStore
 from gateway.server.prom import family, histograms
@@ -26,7 +27,7 @@ async def render(request: web.Request) -> web.Response:
     models = {spec.name for spec in state.settings.catalog()}
     lines = (traffic_lines(state.telemetry) + ledger_lines(state.ledger, models) + split_lines(state.ledger)
              + resilience_lines(state.ledger, state.upstream) + policy_lines(state.decider.policies)
-             + cache_lines(state.cache) + limit_lines(state.limits))
+             + cache_lines(state.cache) + limit_lines(state.limits) + key_lines(state.keys))
     return web.Response(body=("\n".join(lines) + "\n").encode(),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
@@ -163,3 +164,15 @@ def limit_lines(limits: LimitService) -> list[str]:
                      "because Redis is unreachable.", int(status["state"] == "degraded"))
             + family("gateway_limits_local_admissions_total", "counter", "Requests admitted by this replica alone "
                      "while Redis was unreachable.", status["local_admissions"]))
+
+
+def key_lines(keys: KeyStore) -> list[str]:
+    """Client key reloads: how many keys are in force, and whether the config file's last version was refused."""
+    status = keys.status()
+    return (family("gateway_client_keys", "gauge", "Client keys in force.", status["keys"])
+            + family("gateway_client_key_reloads_total", "counter", "Reloads of the client keys after the config "
+                     "file changed.", status["reloads"])
+            + family("gateway_client_key_reload_errors_total", "counter", "Config file versions refused (the last "
+                     "good keys stayed in force).", status["reload_errors"])
+            + family("gateway_client_keys_in_error", "gauge", "1 while the config file's current version is "
+                     "invalid.", int(status["error"] is not None)))

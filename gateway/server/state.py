@@ -14,6 +14,7 @@ from gateway.config.settings import Settings
 from gateway.decision.decider import Caller, Decider
 from gateway.decision.engine import DecisionEngine, Router
 from gateway.decision.plan import Plan
+from gateway.limits.key_store import KeyStore
 from gateway.limits.service import LimitService, charge
 from gateway.policy.loader import Catalog
 from gateway.policy.store import PolicyStore
@@ -32,8 +33,11 @@ class GatewayState:
     ledger: Ledger = field(default_factory=Ledger)
     telemetry: Telemetry = field(default_factory=Telemetry)
     limits: LimitService | None = None
+    keys: KeyStore | None = None
 
     def __post_init__(self) -> None:
+        if self.keys is None:
+            self.keys = KeyStore(self.settings)
         if self.limits is None:  # shares the cache's Redis link: one connection pool, one view of Redis's health
             self.limits = LimitService(self.cache.redis, self.settings.cache.redis_prefix,
                                        self.settings.auth.reservation_timeout_s)

@@ -8,7 +8,7 @@ write what is specific to them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -16,6 +16,7 @@ from gateway.config.cache_settings import CacheSettings, read_cache_settings
 from gateway.config.key_settings import (AUTH_KEYS, NO_LIMITS, AuthSettings, KeyLimits, hash_key, read_auth_settings,
                                          read_key_entry)
 from gateway.config.reader import Reader
+from gateway.config.timeouts import MODEL_TIMEOUT_KEYS, PROVIDER_TIMEOUT_KEYS, read_timeouts
 from gateway.config.yaml_source import ConfigError, Path, YamlSource, load_yaml, load_yaml_file
 
 TIERS = ("economy", "standard", "premium")
@@ -38,9 +39,11 @@ class ProviderSettings:
     base_url: str
     api_key_env: str | None = None
     key_passthrough: bool = False
-    timeout_s: float = 600.0
+    timeout_s: float = 600.0                       # a non-streamed call, whole (timeouts.py has them all)
     connect_timeout_s: float = 10.0
     stream_idle_timeout_s: float = 300.0
+    first_byte_timeout_s: float | None = None      # None: only the limits above apply before the first byte
+    stream_timeout_s: float | None = None          # None: a stream may run as long as it keeps sending
     max_retries: int = 2                 # retries of a failed call before the client sees the error
     # Resolved from `api_key_env` when the settings load; repr=False keeps it out of every debug print and log.
     api_key: str | None = field(default=None, repr=False)
@@ -60,6 +63,7 @@ class ModelSpec:
     tier: str
     aliases: tuple[str, ...] = ()
     kind: str = "chat"  # chat | embedding: only chat models are routing candidates
+    timeouts: tuple[tuple[str, float], ...] = ()   # per-model overrides of the provider's timeouts
 
     @property
     def is_chat(self) -> bool:
@@ -101,6 +105,11 @@ class Settings:
     upstream_override: str | None = None
     cache: CacheSettings = field(default_factory=CacheSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+
+    def provider_for(self, spec: ModelSpec) -> ProviderSettings:
+        """The model's provider, with the model's own timeouts where it sets any."""
+        provider = self.providers[spec.provider]
+        return replace(provider, **dict(spec.timeouts)) if spec.timeouts else provider
 
     def find_model(self, name: str) -> ModelSpec | None:
         """The catalog entry for a requested model name or alias."""
@@ -178,8 +187,7 @@ def _read_catalog(reader: Reader, top: dict[str, Any], providers: dict[str, Prov
             models[spec.name] = spec
 
 
-_PROVIDER_KEYS = ("base_url", "api_key_env", "key_passthrough", "timeout_s", "connect_timeout_s",
-                  "stream_idle_timeout_s", "max_retries")
+_PROVIDER_KEYS = ("base_url", "api_key_env", "key_passthrough", "max_retries") + PROVIDER_TIMEOUT_KEYS
 
 
 def _read_provider(reader: Reader, name: str, data: dict[str, Any], env: dict[str, str]) -> ProviderSettings | None:
@@ -199,17 +207,13 @@ def _read_provider(reader: Reader, name: str, data: dict[str, Any], env: dict[st
         api_key_env=api_key_env,
         api_key=env.get(api_key_env) or None if api_key_env else None,
         key_passthrough=reader.value(data, path, "key_passthrough", bool, False),
-        timeout_s=reader.value(data, path, "timeout_s", float, defaults.timeout_s, minimum=0.001),
-        connect_timeout_s=reader.value(data, path, "connect_timeout_s", float, defaults.connect_timeout_s,
-                                       minimum=0.001),
-        stream_idle_timeout_s=reader.value(data, path, "stream_idle_timeout_s", float,
-                                           defaults.stream_idle_timeout_s, minimum=0.001),
+        **read_timeouts(reader, data, path, PROVIDER_TIMEOUT_KEYS),
         max_retries=reader.value(data, path, "max_retries", int, defaults.max_retries, minimum=0),
     )
 
 
 _MODEL_KEYS = ("provider", "upstream_model", "input_per_million", "cached_input_per_million", "output_per_million",
-               "context_window", "tier", "aliases", "kind")
+               "context_window", "tier", "aliases", "kind") + MODEL_TIMEOUT_KEYS
 MODEL_KINDS = ("chat", "embedding")
 
 
@@ -240,7 +244,8 @@ def _read_model(reader: Reader, name: str, data: dict[str, Any], base: ModelSpec
     )
     if any(value is None for value in values.values()):
         return None
-    return ModelSpec(name=name, **values)
+    timeouts = {**dict(base.timeouts if base else ()), **read_timeouts(reader, data, path, MODEL_TIMEOUT_KEYS)}
+    return ModelSpec(name=name, **values, timeouts=tuple(sorted(timeouts.items())))
 
 
 def _check_model_providers(reader: Reader, top: dict[str, Any], providers: dict[str, ProviderSettings],

@@ -78,4 +78,4 @@ def plan_request(request: ChatRequest, raw_body: bytes, settings: Settings, deci
     if strip_usage:
         changes["stream_options"] = {**(request.body.get("stream_options") or {}), "include_usage": True}
     body = orjson.dumps({**request.body, **changes}) if changes else raw_body
-    return Plan(decision, settings.providers[model.provider], body, strip_usage)
+    return Plan(decision, settings.provider_for(model), body, strip_usage)

@@ -25,7 +25,7 @@ from gateway.config.settings import ModelSpec, ProviderSettings
 from gateway.orchestrator.split_plan import Part, SplitPlan
 from gateway.server.errors import APIError
 from gateway.server.sse import EventSplitter, event_data
-from gateway.upstream.client import UpstreamClient, read_all
+from gateway.upstream.client import UpstreamClient, read_all, stream_chunks
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class WorkerPool:
         usage, finish, done = None, "stop", False
         try:
             splitter = EventSplitter()
-            async for data in response.content.iter_any():
+            async for data in stream_chunks(response):
                 for event in splitter.feed(data):
                     payload = event_data(event)
                     if payload is None:

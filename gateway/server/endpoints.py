@@ -39,7 +39,7 @@ async def embeddings(request: web.Request) -> web.Response:
     spec = state.settings.find_model(body["model"])
     if spec is None:
         raise model_not_found(body["model"])
-    provider = state.settings.providers[spec.provider]
+    provider = state.settings.provider_for(spec)
     if spec.upstream_model != body["model"]:
         raw = orjson.dumps({**body, "model": spec.upstream_model})
     payload = await state.upstream.fetch(provider, "/embeddings", raw, api_key=upstream_api_key(provider, client))

@@ -60,7 +60,7 @@ async def respond_split(http_request: web.Request, state: GatewayState, decided:
 def _attempts(state: GatewayState, decided: "DecidedRequest") -> tuple[Target, ...]:
     """Worker model twice (a retry), then the requested model."""
     def target(model):
-        provider = state.settings.providers[model.provider]
+        provider = state.settings.provider_for(model)
         return Target(model, provider, upstream_api_key(provider, decided.client))
     worker = target(decided.decision.choice.model)
     return worker, worker, target(decided.decision.requested)

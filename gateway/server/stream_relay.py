@@ -22,7 +22,7 @@ from gateway.accounting.estimate import estimate_usage
 from gateway.decision.plan import Plan
 from gateway.server.errors import APIError, upstream_error
 from gateway.server.sse import DONE, EventSplitter, comment_event, error_event, event_data
-from gateway.upstream.client import transport_error
+from gateway.upstream.client import stream_chunks, stream_timeout, transport_error
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,9 @@ async def relay_stream(client: web.StreamResponse, upstream: aiohttp.ClientRespo
                                    "was complete.", "upstream_incomplete")
     except _StreamFailure as failure:
         error = failure.error
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, TimeoutError,
-            aiohttp.ServerTimeoutError) as exc:
+    except TimeoutError as exc:             # aiohttp's idle (sock_read) and total timeouts both are TimeoutErrors
+        error = stream_timeout(plan.provider, exc)
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
         error = transport_error(plan.provider, exc)
     finally:
         upstream.release()
@@ -93,7 +94,7 @@ async def finish_stream(client: web.StreamResponse, result: StreamResult, summar
 async def _pump(client: web.StreamResponse, upstream: aiohttp.ClientResponse, plan: Plan,
                 state: _RelayState) -> None:
     splitter = EventSplitter()
-    async for data in upstream.content.iter_any():
+    async for data in stream_chunks(upstream):
         chunk = b"".join([_relay_event(event, plan, state) for event in splitter.feed(data)])
         if state.done:
             state.tail = chunk

@@ -132,6 +132,7 @@ class TimedResponse(aiohttp.ClientResponse):
     """The upstream session's response class: ends the call's span when the response is released or closed."""
 
     span: UpstreamSpan | None = None
+    first_chunk: bytes = b""      # a stream's first chunk, read to meet the first-byte timeout (the relay sends it)
 
     def release(self) -> Any:
         if self.span is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import aiohttp
 import orjson
@@ -33,7 +33,7 @@ _RETRY_HEADERS = ("retry-after", "retry-after-ms", "x-ratelimit-limit-requests",
 class UpstreamClient:
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[tuple[str, bool], aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
         self.retries: dict[str, int] = {}  # retried upstream failures by code, for /metrics
         self.breakers = Breakers()
 
@@ -73,8 +73,11 @@ class UpstreamClient:
             headers["Authorization"] = f"Bearer {api_key}"
         span = UpstreamSpan(provider.name)  # ended when the response is released (timing.TimedResponse)
         try:
-            response = await self._session.post(provider.base_url + path, data=body, headers=headers,
-                                                timeout=self._timeout(provider, stream))
+            response = await until_first_byte(provider, self._session.post(
+                provider.base_url + path, data=body, headers=headers, timeout=self._timeout(provider, stream)), stream)
+        except FirstByteTimeout:
+            span.end()
+            raise first_byte_timeout(provider) from None
         except Exception as exc:
             span.end()
             raise transport_error(provider, exc) from None
@@ -103,17 +106,74 @@ class UpstreamClient:
         self.retries[error.code or str(error.status)] = self.retries.get(error.code or str(error.status), 0) + 1
 
     def _timeout(self, provider: ProviderSettings, stream: bool) -> aiohttp.ClientTimeout:
-        """Non-streamed calls get a total deadline; streams get a limit on silence between chunks instead."""
-        key = (provider.name, stream)
+        """Non-streamed calls get a total deadline; streams a limit on silence between chunks, and a total one if
+        configured. (The first byte's deadline is until_first_byte's.) Keyed by the values: models may differ."""
+        key = (stream, provider.connect_timeout_s, provider.timeout_s, provider.stream_idle_timeout_s,
+               provider.stream_timeout_s)
         timeout = self._timeouts.get(key)
         if timeout is None:
             if stream:
-                timeout = aiohttp.ClientTimeout(total=None, connect=provider.connect_timeout_s,
+                timeout = aiohttp.ClientTimeout(total=provider.stream_timeout_s, connect=provider.connect_timeout_s,
                                                 sock_read=provider.stream_idle_timeout_s)
             else:
                 timeout = aiohttp.ClientTimeout(total=provider.timeout_s, connect=provider.connect_timeout_s)
             self._timeouts[key] = timeout
         return timeout
+
+
+class FirstByteTimeout(Exception):
+    """Nothing of the answer arrived within the first-byte timeout."""
+
+
+async def until_first_byte(provider: ProviderSettings, request: Awaitable[aiohttp.ClientResponse],
+                           stream: bool) -> aiohttp.ClientResponse:
+    """The response once its first byte is in: its headers (a non-streamed answer comes whole with them), and for
+    a stream its first chunk too (kept in `first_chunk` for the relay). Within `first_byte_timeout_s`, if set: until
+    then the client has seen nothing, so the caller may still retry or fall back."""
+    async def first_byte() -> aiohttp.ClientResponse:
+        response = await request
+        if stream and response.status < 400:
+            try:
+                response.first_chunk = await response.content.readany()
+            except BaseException:
+                response.close()
+                raise
+        return response
+
+    if provider.first_byte_timeout_s is None:
+        return await first_byte()
+    try:
+        return await asyncio.wait_for(first_byte(), provider.first_byte_timeout_s)
+    except asyncio.TimeoutError:
+        raise FirstByteTimeout() from None
+
+
+async def stream_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """A stream's bytes as they come, starting with the first chunk until_first_byte already read."""
+    first = getattr(response, "first_chunk", b"")
+    if first:
+        yield first
+    async for data in response.content.iter_any():
+        yield data
+
+
+def stream_timeout(provider: ProviderSettings, exc: BaseException) -> APIError:
+    """A stream that timed out after its first byte (so it is not retried): silent too long, or past its total."""
+    upstream_failed(provider.name, None)
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        what = f"went silent for more than {provider.stream_idle_timeout_s:g} s"
+    elif provider.stream_timeout_s is not None:
+        what = f"ran past its stream timeout ({provider.stream_timeout_s:g} s)"
+    else:
+        what = "timed out"
+    return upstream_error(504, f"The upstream provider '{provider.name}' {what} in the middle of a stream.",
+                          "upstream_timeout")
+
+
+def first_byte_timeout(provider: ProviderSettings) -> APIError:
+    upstream_failed(provider.name, None)
+    return upstream_error(504, f"The upstream provider '{provider.name}' sent nothing within its first-byte timeout "
+                          f"({provider.first_byte_timeout_s:g} s).", "upstream_timeout")
 
 
 async def read_all(provider: ProviderSettings, response: aiohttp.ClientResponse) -> bytes:

@@ -1,7 +1,7 @@
 """The policies in force, reloaded when their files change, never replaced by a broken file.
 
-Files are polled (gateway/config/file_watch.py). Each file is tracked on its own: a mistake in one keeps that file's last good version in force and
-is reported (log, `/readyz`, `/metrics`) while the others reload normally. At start-up a broken file is fatal, so a
+Files are polled (gateway/config/file_watch.py). Each file is tracked on its own: a mistake in one keeps that
+file's last good version in force and is reported (log, `/readyz`, `/metrics`) while the others reload normally. At start-up a broken file is fatal, so a
 bad rollout fails loudly instead of serving without its policy.
 """
 

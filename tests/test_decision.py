@@ -149,3 +149,40 @@ def test_split_is_priced_when_subtasks_exist():
     split = next(o for o in decision.options if o.kind == "split")
     assert split.workers == 3 and split.model.name == "gpt-4o-mini" and split.cost_usd > 0
     assert split.prompt_tokens > 3 * a.tokens.last_user // 2  # every worker pays for the context and its note
+
+
+def _unseen_long_conversation(tag: str) -> list[dict]:
+    """Twelve turns of new prose (~1,500 characters each): far past a decision's exact-count budget."""
+    body = ("The quarterly report covers revenue, churn and the hiring plan; section {i} explains the figures for "
+            "region {i}, with 3.{i}% growth and notes on pricing, support load and the roadmap. ") * 9
+    turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"[{tag} {i}] " + body.format(i=i)}
+             for i in range(12)]
+    return turns + [{"role": "user", "content": "What is the capital of Australia?"}]
+
+
+def test_a_decision_estimates_unseen_history_but_accounting_counts_it_exactly():
+    messages = _unseen_long_conversation("accounting")
+    policy = load_policy_text("name: p\ndefaults: {route: as_requested, context: {keep_last_turns: 1}}\n",
+                              "p.yaml", CATALOG)
+    a = analyze(messages, None, COUNTER.tally())
+    assert a.tokens.estimated > 0 and a.tokens.margin > 0 and "estimated)" in a.signals[-1]
+    engine = DecisionEngine(SETTINGS, ThresholdRouter({"economy": 1.0, "standard": 1.0, "premium": 1.0}))
+    decision = engine.decide(a, match(policy, RequestFacts(model="gpt-4o", analysis=a)),
+                             SETTINGS.find_model("gpt-4o"), messages, COUNTER.tally())
+    assert decision.choice.kind == "minimized"
+    request = validate_chat_request({"model": "gpt-4o", "messages": messages})
+    plan = plan_request(request, b"{}", SETTINGS, decision)
+    exact = COUNTER.count_messages(messages)
+    assert plan.baseline_prompt_tokens == exact
+    assert plan.removed_prompt_tokens == exact - COUNTER.count_messages(decision.choice.context.messages)
+    assert abs(a.tokens.total / exact - 1) <= 0.1  # the estimate itself: see gateway/accounting/token_estimate.json
+
+
+def test_the_context_window_check_adds_the_estimate_margin():
+    def within_128k(margin: int) -> list:
+        a = analysis(tokens=TokenCounts(last_user=120_000, estimated=120_000, margin=margin))
+        decision = decide("defaults: {route: auto, quality_risk: 1.0}", a=a)
+        return [o for o in decision.options if o.kind == "routed" and o.model.context_window == 128_000]
+
+    assert within_128k(0) and all(o.allowed for o in within_128k(0))  # fits when the count is taken as exact
+    assert all(not o.allowed and "window" in o.note for o in within_128k(8_000))  # not at the estimate's p99

@@ -178,3 +178,35 @@ def test_only_a_policy_that_cannot_change_requests_is_passive():
     store = PolicyStore(tuple(SHIPPED), "default", True, CATALOG)
     store.load()
     assert {name for name, policy in store.policies().items() if policy.is_passive} == {"as-asked"}
+
+
+def test_policy_check_reports_a_name_used_by_two_files_with_both_places(tmp_path):
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("name: shared\ndefaults: {quality_risk: 0.2}\n")
+    second.write_text("description: copy\nname: shared\n")
+    issues = [str(issue) for issue in check_policy_files([str(first), str(second)], CATALOG)]
+    assert f"{first}:1: name: policy 'shared' is also defined in {second}:2; policy names must be unique" in issues
+    assert f"{second}:2: name: policy 'shared' is also defined in {first}:1; policy names must be unique" in issues
+    done = subprocess.run([sys.executable, "-m", "gateway.cli", "policy", "check", str(first), str(second)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and f"is also defined in {second}:2" in done.stdout
+
+
+def test_a_duplicate_name_stops_start_up_and_a_reload_that_makes_one_is_refused(tmp_path, caplog):
+    live, other = tmp_path / "live.yaml", tmp_path / "other.yaml"
+    live.write_text("name: live\ndefaults: {quality_risk: 0.2}\n")
+    other.write_text("name: other\n")
+    clash = tmp_path / "z.yaml"
+    clash.write_text("name: live\n")
+    with pytest.raises(ConfigError, match="policy 'live' is also defined in"):
+        PolicyStore((str(tmp_path),), "live", True, CATALOG).load()
+    clash.unlink()
+    store = PolicyStore((str(tmp_path),), "live", True, CATALOG)
+    store.load()
+    other.write_text("name: live\ndefaults: {quality_risk: 0.9}\n")  # an edit that would shadow 'live'
+    os.utime(other, (time.time() + 5, time.time() + 5))
+    store.reload_changed()
+    assert store.select(None).defaults.quality_risk == 0.2 and sorted(store.policies()) == ["live", "other"]
+    status = store.status()
+    assert status["reload_errors"] == 1 and f"also defined in {live}:1" in status["errors"][str(other)]
+    assert "keeping policy 'other' as it was" in caplog.text

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from gateway.accounting.cost import Usage, cost_usd, format_usd, usage_from_openai
-from gateway.accounting.tokens import counter_for_encoding, encoding_name_for_model
+from gateway.accounting.tokens import EXACT_CHARS_PER_REQUEST, counter_for_encoding, encoding_name_for_model
 from gateway.config.settings import load_settings
 
 
@@ -71,3 +73,42 @@ def test_long_texts_are_remembered_by_hash_without_confusing_equal_lengths():
     for _ in range(2):                                        # the second pass is answered from the cache
         assert (counter.count(spaced), counter.count(packed)) == exact
     assert counter.count("".join(["a b "] * 300)) == exact[0]  # an equal string built anew hits the cache
+
+
+def _long_texts(count: int) -> list[str]:
+    """Real prose when the data folder is there, else varied synthetic text: longer than a tally's exact budget."""
+    data = Path(os.environ.get("GATEWAY_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    prompts = data / "prompts" / "sharegpt.jsonl"
+    if prompts.is_file():
+        texts = [json.loads(line)["prompt"] for line in prompts.open(encoding="utf-8")]
+        return [text for text in texts if len(text) > 3 * EXACT_CHARS_PER_REQUEST][:count]
+    words = "the gateway prices each option, 42 times: routing, caching; splitting (and context) ".split()
+    return [" ".join(words[(i + j) % len(words)] for j in range(1500)) + f" #{i}" for i in range(count)]
+
+
+def test_a_tally_estimates_unseen_long_text_within_the_measured_bound_then_learns_it_exactly():
+    counter = counter_for_encoding("o200k_base")
+    if counter._estimator is None:
+        pytest.skip("no fitted estimate for this tokenizer")
+    texts = [f"{text} (tally test)" for text in _long_texts(20)]
+    tally = counter.tally()
+    messages = [{"role": "user", "content": text} for text in texts]
+    estimated_total = tally.count_messages(messages)
+    tally.flush()
+    assert tally.estimated > 0.9 * estimated_total  # nearly all of it was long and new
+    assert counter.settle(timeout=30)
+    exact_total = counter.count_messages(messages)
+    bound = json.loads((Path(__file__).resolve().parents[1] / "gateway" / "accounting" / "token_estimate.json")
+                       .read_text())["encodings"]["o200k_base"]["error_8k_conversation"]["p95"]
+    assert abs(estimated_total / exact_total - 1) <= max(2 * bound, 0.1)
+    for text in texts:  # every estimate was followed by an exact count on the backfill thread
+        assert abs(tally.count(text) / counter._encode_len(text) - 1) <= tally.error_bound
+    again = counter.tally()
+    assert again.count_messages(messages) == exact_total and again.estimated == 0
+
+
+def test_a_tally_counts_short_new_text_exactly_and_reports_no_estimate():
+    counter = counter_for_encoding("o200k_base")
+    tally = counter.tally()
+    text = "A short question the gateway has not seen before (tally test)?"
+    assert tally.count(text) == counter._encode_len(text) and tally.estimated == 0

@@ -66,7 +66,6 @@ def outcome_for(plan: Plan, usage: Usage, cache: str = "miss") -> Outcome:
 def cached_outcome(plan: Plan, answer_usage: Usage, kind: str, model: str) -> Outcome:
     """A cache hit costs nothing; the baseline is the request as asked (its full prompt, the cached answer's
     length) on the requested model, and all of it is saved by the cache that answered."""
-    baseline = cost_usd(plan.baseline_model, Usage(plan.decision.baseline.prompt_tokens,
-                                                    answer_usage.completion_tokens))
+    baseline = cost_usd(plan.baseline_model, Usage(plan.baseline_prompt_tokens, answer_usage.completion_tokens))
     return Outcome("cache", (model,), kind, answer_usage, 0.0, baseline, {f"{kind}_cache": baseline} if baseline else {},
                    plan.decision.match.rule_name)

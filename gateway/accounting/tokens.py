@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import tempfile
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
+
+from gateway.accounting.token_estimate import TokenEstimator, load_estimators
 
 log = logging.getLogger(__name__)
 
@@ -46,43 +48,45 @@ _CACHE_ENTRIES = 32768
 
 
 class _CountCache:
-    """A bounded LRU of token counts keyed by (hash, length): never keeps the texts themselves alive."""
+    """Token counts keyed by (hash, length), never the texts themselves, in two generations: a hit in the old one
+    moves the count to the young one, and when the young one fills up the old one is dropped. That keeps what is
+    resent (system prompts, history) like an LRU would, with plain dict operations: no lock, no reordering, which
+    matters at a few hundred lookups per decision. Safe across threads (each dict operation is atomic; a race can
+    only lose an entry, which is then counted again)."""
 
     def __init__(self, capacity: int = _CACHE_ENTRIES):
-        self._counts: OrderedDict[tuple[int, int], int] = OrderedDict()
-        self._capacity = capacity
+        self._young: dict[tuple[int, int], int] = {}
+        self._old: dict[tuple[int, int], int] = {}
+        self._generation = max(1, capacity // 2)
 
     def get(self, text: str) -> int | None:
         key = (hash(text), len(text))
-        count = self._counts.get(key)
-        if count is not None:
-            self._counts.move_to_end(key)
+        count = self._young.get(key)
+        if count is None:
+            count = self._old.get(key)
+            if count is not None:
+                self._store(key, count)
         return count
 
     def put(self, text: str, count: int) -> None:
-        self._counts[(hash(text), len(text))] = count
-        if len(self._counts) > self._capacity:
-            self._counts.popitem(last=False)
+        self._store((hash(text), len(text)), count)
+
+    def _store(self, key: tuple[int, int], count: int) -> None:
+        young = self._young
+        young[key] = count
+        if len(young) >= self._generation:
+            self._old, self._young = young, {}
 
 
-@dataclass(frozen=True)
-class TokenCounter:
-    """Counts tokens with one encoding; `source` and `approximate` tell how much to trust the numbers."""
+class PromptCounter:
+    """The chat API's billing frame around text counts, shared by the exact counter and the per-decision tally
+    (subclasses provide `count`). `estimated` and `error_bound` say how much of what it counted is an estimate."""
 
-    encoding: str
-    source: str
-    approximate: bool
-    _encode_len: Callable[[str], int]
-    _cache: _CountCache = field(default_factory=_CountCache, repr=False, compare=False)
+    estimated = 0
+    error_bound = 0.0
 
     def count(self, text: str) -> int:
-        if not text:
-            return 0
-        count = self._cache.get(text)
-        if count is None:
-            count = self._encode_len(text)
-            self._cache.put(text, count)
-        return count
+        raise NotImplementedError
 
     def count_messages(self, messages: Iterable[dict[str, Any]]) -> int:
         """Prompt tokens of a chat request's messages, framed the way the chat API bills them."""
@@ -117,6 +121,149 @@ class TokenCounter:
         return total
 
 
+# A decision may tokenize this many characters of unseen text exactly (~0.1 ms of tiktoken); beyond it, unseen
+# text is estimated and counted exactly on the backfill thread instead. Bounded per request, not per text, because an
+# 8k-token conversation of many short new messages costs as much to tokenize as one long one.
+EXACT_CHARS_PER_REQUEST = 1000
+_BACKFILL_PENDING = 4096  # texts waiting for an exact count; beyond this, estimates are not followed up
+
+
+class _Backfill:
+    """Exact counts of texts a decision estimated, made on a daemon thread (tiktoken releases the GIL while it
+    encodes), so the next request resending them, and accounting, find exact counts in the cache."""
+
+    def __init__(self, encode_len: Callable[[str], int], cache: _CountCache):
+        self._encode_len, self._cache = encode_len, cache
+        self._queue: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
+        self._pending: set[tuple[int, int]] = set()
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, texts: list[str]) -> None:
+        """Queue texts for exact counting: one hand-over per decision, so the thread wakes once."""
+        with self._lock:
+            fresh = [text for text in texts if (hash(text), len(text)) not in self._pending]
+            fresh = fresh[:max(0, _BACKFILL_PENDING - len(self._pending))]
+            if not fresh:
+                return
+            self._pending.update((hash(text), len(text)) for text in fresh)
+            self._idle.clear()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="token-backfill", daemon=True)
+                self._thread.start()
+        self._queue.put(fresh)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every submitted text is counted (tests, benchmarks); False on timeout."""
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            for text in self._queue.get():
+                try:
+                    self._cache.put(text, self._encode_len(text))
+                except Exception:  # noqa: BLE001 - a text the tokenizer rejects stays estimated; the thread must live
+                    log.exception("background token count failed")
+                with self._lock:
+                    self._pending.discard((hash(text), len(text)))
+                    if not self._pending:
+                        self._idle.set()
+
+
+@dataclass(frozen=True)
+class TokenCounter(PromptCounter):
+    """Counts tokens with one encoding; `source` and `approximate` tell how much to trust the numbers."""
+
+    encoding: str
+    source: str
+    approximate: bool
+    _encode_len: Callable[[str], int]
+    _cache: _CountCache = field(default_factory=_CountCache, repr=False, compare=False)
+    _estimator: TokenEstimator | None = field(default=None, repr=False, compare=False)
+    _backfill: _Backfill | None = field(default=None, repr=False, compare=False)
+
+    def count(self, text: str) -> int:
+        if not text:
+            return 0
+        count = self._cache.get(text)
+        if count is None:
+            count = self._encode_len(text)
+            self._cache.put(text, count)
+        return count
+
+    def tally(self, budget: int = EXACT_CHARS_PER_REQUEST) -> "Tally":
+        """A counter for one decision: exact where known or cheap, estimated beyond the request's budget."""
+        return Tally(self, budget)
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait for the exact counts of estimated texts (tests, benchmarks); True when none is pending."""
+        return self._backfill.wait(timeout) if self._backfill else True
+
+
+class Tally(PromptCounter):
+    """Counts for one decision: the counter's cached exact count when it has one; else an exact count while the
+    decision's budget of unseen characters lasts; else the calibrated estimate, with the exact count queued on the
+    backfill thread once the decision is made (`flush`: while it runs, tokenizing would compete with it for the CPU).
+    `estimated` is how many of the tokens counted so far are estimates, so a caller that needs a
+    bound (a context window) can add `estimated * error_bound`. Never for billing: accounting counts exactly."""
+
+    __slots__ = ("counter", "estimated", "_budget", "_guesses", "_bodies", "_to_count")
+
+    def __init__(self, counter: TokenCounter, budget: int = EXACT_CHARS_PER_REQUEST):
+        self.counter, self.estimated, self._budget = counter, 0, budget
+        self._guesses: dict[tuple[int, int], int] = {}  # a text estimated once is not estimated again (split parts)
+        # Per message, by identity: the analysis, the minimizer and the split plans all count the same history
+        # messages within one decision, and a decision keeps its messages alive, so ids are stable here.
+        self._bodies: dict[int, tuple[int, int]] = {}
+        self._to_count: list[str] = []
+
+    def flush(self) -> None:
+        """Hand the estimated texts to the backfill thread: call when the decision is made."""
+        backfill = self.counter._backfill
+        if backfill is not None and self._to_count:
+            backfill.submit(self._to_count)
+        self._to_count = []
+
+    def count_message_body(self, message: dict[str, Any]) -> int:
+        """The body's count, remembered for this decision (with the estimated share, so `estimated` stays true)."""
+        known = self._bodies.get(id(message))
+        if known is not None:
+            self.estimated += known[1]
+            return known[0]
+        before = self.estimated
+        count = super().count_message_body(message)
+        self._bodies[id(message)] = (count, self.estimated - before)
+        return count
+
+    @property
+    def error_bound(self) -> float:
+        """The estimate's measured p99 relative error (0 when this counter never estimates)."""
+        estimator = self.counter._estimator
+        return estimator.error_bound if estimator else 0.0
+
+    def count(self, text: str) -> int:
+        if not text:
+            return 0
+        counter = self.counter
+        count = counter._cache.get(text)
+        if count is not None:
+            return count
+        if counter._estimator is None or len(text) <= self._budget:
+            self._budget -= len(text)
+            return counter.count(text)
+        key = (hash(text), len(text))
+        count = self._guesses.get(key)
+        if count is None:
+            count = self._guesses[key] = counter._estimator.estimate(text)
+            self._to_count.append(text)
+        self.estimated += count
+        return count
+
+
+
+
 def _tiktoken_cache_dir() -> str | None:
     """Where tiktoken would look for its files; None when the user disabled its cache (it would download)."""
     if "TIKTOKEN_CACHE_DIR" in os.environ:
@@ -142,7 +289,7 @@ def _tiktoken_counter(encoding: str) -> TokenCounter | None:
     except Exception as exc:  # a corrupt cache file makes tiktoken try to re-download: treat as absent
         log.warning("tiktoken could not load %s from its cache (%s)", encoding, type(exc).__name__)
         return None
-    return TokenCounter(encoding, "tiktoken", False, lambda text: len(enc.encode_ordinary(text)))
+    return _with_estimates(encoding, "tiktoken", False, lambda text: len(enc.encode_ordinary(text)))
 
 
 def _bpe_openai_counter(encoding: str) -> TokenCounter | None:
@@ -153,7 +300,15 @@ def _bpe_openai_counter(encoding: str) -> TokenCounter | None:
     except Exception as exc:
         log.warning("bpe-openai could not load %s (%s)", encoding, type(exc).__name__)
         return None
-    return TokenCounter(encoding, "bpe-openai", True, lambda text: len(enc.encode(text)))
+    return _with_estimates(encoding, "bpe-openai", True, lambda text: len(enc.encode(text)))
+
+
+def _with_estimates(encoding: str, source: str, approximate: bool,
+                    encode_len: Callable[[str], int]) -> TokenCounter:
+    """A tokenizer-backed counter whose tallies may estimate unseen long text (the heuristic never needs to)."""
+    cache = _CountCache()
+    return TokenCounter(encoding, source, approximate, encode_len, cache, _ESTIMATORS.get(encoding),
+                        _Backfill(encode_len, cache))
 
 
 def _heuristic_counter(encoding: str) -> TokenCounter:
@@ -161,6 +316,7 @@ def _heuristic_counter(encoding: str) -> TokenCounter:
     return TokenCounter(encoding, "heuristic", True, lambda text: max(1, (len(text) + 3) // 4))
 
 
+_ESTIMATORS = load_estimators()
 _LOAD_LOCK = threading.Lock()
 _COUNTERS: dict[str, TokenCounter] = {}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.accounting.tokens import TokenCounter
+from gateway.accounting.tokens import PromptCounter
 from gateway.analysis import complexity, counted, dependency, subtasks, task_type
 from gateway.analysis.split_shape import count_shape, items_shape
 from gateway.analysis.text import content_text, has_code, lower_window, tail, words
@@ -22,7 +22,7 @@ SUBTASK_MAX_DEPENDENCY = 0.6  # subtasks must be answerable alone: none when the
 PASTED_CHARS = 800
 
 
-def count_only(messages: list[dict], tools: list[dict] | None, counter: TokenCounter, *,
+def count_only(messages: list[dict], tools: list[dict] | None, counter: PromptCounter, *,
                task_hint: str | None = None) -> Analysis:
     """Token parts alone, for a policy that cannot change the request: the cost estimate needs nothing more, and
     skipping the features keeps such a gateway as light as a plain proxy."""
@@ -34,7 +34,7 @@ def count_only(messages: list[dict], tools: list[dict] | None, counter: TokenCou
                     ("tokens only: the policy runs every request as asked",))
 
 
-def analyze(messages: list[dict], tools: list[dict] | None, counter: TokenCounter, *,
+def analyze(messages: list[dict], tools: list[dict] | None, counter: PromptCounter, *,
             task_hint: str | None = None) -> Analysis:
     """Analyze validated OpenAI chat messages (and tools) for routing, caching and splitting."""
     turn = turn_index(messages)
@@ -83,7 +83,7 @@ def analyze(messages: list[dict], tools: list[dict] | None, counter: TokenCounte
     if reason:
         signals.append(reason)
     signals.append(f"tokens: system {tokens.system}, history {tokens.history}, last turn {tokens.last_user}, "
-                   f"tools {tokens.tools}")
+                   f"tools {tokens.tools}" + (f" ({tokens.estimated} estimated)" if tokens.estimated else ""))
     clarity = 1.0 if not has_history else abs(dep - 0.5) * 2
     confidence = round(kind_confidence * (0.7 + 0.3 * clarity), 3)
     if hint in TASK_TYPES:

@@ -2,16 +2,18 @@
 
 The parts add up exactly to `counter.count_messages(messages)` plus the tools, because the decision engine prices the
 main session from the same total it prices the minimized worker context from: a part that silently dropped the
-framing would make every worker look cheaper than it is. Each message is tokenized once.
+framing would make every worker look cheaper than it is. Each message is tokenized once. Given a `Tally` (the
+decision path), long unseen text is estimated and the parts say how much (`TokenCounts.estimated`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
 
-from gateway.accounting.tokens import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TokenCounter
+from gateway.accounting.tokens import REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, PromptCounter
 from gateway.analysis.types import TokenCounts
 
 SYSTEM_ROLES = ("system", "developer")
@@ -25,7 +27,7 @@ def turn_index(messages: list[dict[str, Any]]) -> int:
     return len(messages) - 1
 
 
-def tools_tokens(tools: list[dict[str, Any]] | None, counter: TokenCounter) -> int:
+def tools_tokens(tools: list[dict[str, Any]] | None, counter: PromptCounter) -> int:
     """Tokens of the tools as compact JSON: an estimate (providers render tools in their own syntax), but stable."""
     if not tools:
         return 0
@@ -36,10 +38,11 @@ def tools_tokens(tools: list[dict[str, Any]] | None, counter: TokenCounter) -> i
     return counter.count(text)
 
 
-def count_parts(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, counter: TokenCounter,
+def count_parts(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, counter: PromptCounter,
                 turn: int) -> TokenCounts:
     """Split the billed prompt tokens into parts; `turn` is the index where the last turn starts."""
     system = history = last = 0
+    estimated_before = counter.estimated
     for index, message in enumerate(messages):
         tokens = TOKENS_PER_MESSAGE + counter.count_message_body(message)
         if message.get("role") in SYSTEM_ROLES:
@@ -48,5 +51,7 @@ def count_parts(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | No
             history += tokens
         else:
             last += tokens
-    return TokenCounts(system=system, history=history, last_user=last + REPLY_PRIMING_TOKENS,
-                       tools=tools_tokens(tools, counter))
+    tools_part = tools_tokens(tools, counter)
+    estimated = counter.estimated - estimated_before
+    return TokenCounts(system=system, history=history, last_user=last + REPLY_PRIMING_TOKENS, tools=tools_part,
+                       estimated=estimated, margin=math.ceil(estimated * counter.error_bound))

@@ -10,12 +10,18 @@ TASK_TYPES = ("summarization", "extraction", "classification", "translation", "r
 
 @dataclass(frozen=True)
 class TokenCounts:
-    """Prompt tokens by part, as billed (per-message framing included in the part it belongs to)."""
+    """Prompt tokens by part, as billed (per-message framing included in the part it belongs to).
+
+    On the decision path long unseen text is estimated (see `Tally`): `estimated` is how many of the tokens are
+    estimates and `margin` how far the total may fall short at the estimate's measured p99 error, for limits that
+    must not be exceeded (context windows). Both are 0 when every count is exact."""
 
     system: int = 0
     history: int = 0
     last_user: int = 0
     tools: int = 0
+    estimated: int = 0
+    margin: int = 0
 
     @property
     def total(self) -> int:

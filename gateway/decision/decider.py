@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from gateway.accounting.tokens import counter_for_model
+from gateway.accounting.tokens import Tally, counter_for_model
 from gateway.analysis import analyze, count_only
 from gateway.config.settings import ModelSpec, Settings
 from gateway.decision.engine import Decision, DecisionEngine
@@ -49,7 +49,13 @@ class Decider:
     engine: DecisionEngine
 
     def decide(self, request: ChatRequest, requested: ModelSpec, caller: Caller) -> Decision:
-        counter = counter_for_model(requested.upstream_model)
+        counter = counter_for_model(requested.upstream_model).tally()  # estimates long unseen text: see Tally
+        try:
+            return self._decide(request, requested, caller, counter)
+        finally:
+            counter.flush()  # exact counts of what was estimated, off the decision's path
+
+    def _decide(self, request: ChatRequest, requested: ModelSpec, caller: Caller, counter: Tally) -> Decision:
         body = request.body
         policy = self.policies.select(caller.policy)
         analyzer = count_only if policy.is_passive else analyze

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Protocol, Sequence
 
-from gateway.accounting.tokens import TokenCounter
+from gateway.accounting.tokens import PromptCounter
 from gateway.analysis.types import Analysis
 from gateway.config.settings import TIERS, ModelSpec, Settings
 from gateway.decision.answer_length import AnswerLengths
@@ -75,7 +75,7 @@ class DecisionEngine:
     lengths: AnswerLengths = field(default_factory=AnswerLengths.load_default)
 
     def decide(self, analysis: Analysis, match: Match, requested: ModelSpec, messages: list[dict],
-               counter: TokenCounter, *, max_tokens: int | None = None, n: int = 1,
+               counter: PromptCounter, *, max_tokens: int | None = None, n: int = 1,
                splittable: bool = True) -> Decision:
         actions = match.actions
         output = self.lengths.expected(analysis.task_type, analysis.tokens.last_user, max_tokens) * n
@@ -158,13 +158,13 @@ class DecisionEngine:
                                                  or self.settings.upstream_override is not None)
 
     def _minimized(self, analysis: Analysis, actions: Actions, messages: list[dict],
-                   counter: TokenCounter) -> MinimizedContext | None:
+                   counter: PromptCounter) -> MinimizedContext | None:
         if not actions.context.minimizes:
             return None
         independent = analysis.context_dependency < actions.independence_threshold
         return minimize(messages, actions.context, independent=independent, counter=counter)
 
-    def _split_option(self, analysis: Analysis, actions: Actions, messages: list[dict], counter: TokenCounter,
+    def _split_option(self, analysis: Analysis, actions: Actions, messages: list[dict], counter: PromptCounter,
                       max_tokens: int | None, main: Option, splittable: bool) -> Option:
         """Workers + integration, priced honestly: every worker pays for the system prompt, the shared context, its
         item and the note; the answers together are at least as long as one whole answer; an integration call
@@ -223,7 +223,7 @@ def _limits(model: ModelSpec, analysis: Analysis, actions: Actions, floor: int, 
     """The hard limits, before any judgement of quality: the rule's floor and the model's context window."""
     if TIERS.index(model.tier) < floor:
         return False, f"tier {model.tier} is below the floor {actions.quality_floor}"
-    if analysis.tokens.total + output > model.context_window:
+    if analysis.tokens.total + analysis.tokens.margin + output > model.context_window:  # estimates: at their p99
         return False, f"prompt and answer exceed its {model.context_window}-token window"
     return True, ""
 

@@ -7,9 +7,14 @@ streams exactly; the relay removes it again when the client did not ask for it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import orjson
+
+from gateway.accounting.tokens import counter_for_model
+from gateway.analysis.tokens import count_parts, turn_index
 
 from gateway.config.settings import ModelSpec, ProviderSettings, Settings
 from gateway.decision.engine import Decision
@@ -25,6 +30,7 @@ class Plan:
     provider: ProviderSettings
     upstream_body: bytes
     strip_usage_chunk: bool
+    tools: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def model(self) -> ModelSpec:
@@ -49,9 +55,24 @@ class Plan:
 
     @property
     def removed_prompt_tokens(self) -> int:
-        """Tokens the minimized context did not send (the context saving)."""
+        """Tokens the minimized context did not send (the context saving), exact: the ledger credits them."""
         context = self.decision.choice.context
-        return context.removed_tokens if context else 0
+        if not context:
+            return 0
+        if not self.decision.analysis.tokens.estimated:
+            return context.removed_tokens
+        return self.baseline_prompt_tokens - self._exact_prompt(context.messages)
+
+    @cached_property
+    def baseline_prompt_tokens(self) -> int:
+        """The prompt as asked, exact, for the baseline the ledger compares with. The decision estimated long unseen
+        text (see `Tally`); by the time accounting runs, the backfill has usually made this recount a cache hit."""
+        tokens = self.decision.analysis.tokens
+        return self._exact_prompt(self.decision.messages) if tokens.estimated else tokens.total
+
+    def _exact_prompt(self, messages: list[dict]) -> int:
+        counter = counter_for_model(self.baseline_model.upstream_model)
+        return count_parts(messages, self.tools, counter, turn_index(messages)).total
 
 
 def model_not_found(name: str) -> APIError:
@@ -78,4 +99,4 @@ def plan_request(request: ChatRequest, raw_body: bytes, settings: Settings, deci
     if strip_usage:
         changes["stream_options"] = {**(request.body.get("stream_options") or {}), "include_usage": True}
     body = orjson.dumps({**request.body, **changes}) if changes else raw_body
-    return Plan(decision, settings.provider_for(model), body, strip_usage)
+    return Plan(decision, settings.provider_for(model), body, strip_usage, request.body.get("tools"))

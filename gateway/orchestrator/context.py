@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.accounting.tokens import TOKENS_PER_MESSAGE, TokenCounter
+from gateway.accounting.tokens import TOKENS_PER_MESSAGE, PromptCounter
 from gateway.policy.schema import ContextPolicy
 
 Message = dict[str, Any]
@@ -39,7 +39,7 @@ def split_turns(messages: list[Message]) -> tuple[list[Message], list[list[Messa
 
 
 def minimize(messages: list[Message], policy: ContextPolicy, *, independent: bool,
-             counter: TokenCounter) -> MinimizedContext | None:
+             counter: PromptCounter) -> MinimizedContext | None:
     """The minimized conversation, or None when the policy removes nothing."""
     system, turns = split_turns(messages)
     if not turns:
@@ -66,7 +66,7 @@ def minimize(messages: list[Message], policy: ContextPolicy, *, independent: boo
 
 
 def _within_budget(system: list[Message], history: list[list[Message]], last: list[Message], budget: int,
-                   counter: TokenCounter, reasons: list[str]) -> list[list[Message]]:
+                   counter: PromptCounter, reasons: list[str]) -> list[list[Message]]:
     def tokens(messages: list[Message]) -> int:
         return sum(TOKENS_PER_MESSAGE + counter.count_message_body(message) for message in messages)
 

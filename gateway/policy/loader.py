@@ -49,12 +49,24 @@ def load_policy_text(text: str, source: str, catalog: Catalog) -> Policy:
 def check_policy_files(paths: Iterable[str], catalog: Catalog) -> list[ConfigIssue]:
     """Every issue in every file (for `gateway policy check`); an empty list means all files are good."""
     issues: list[ConfigIssue] = []
+    loaded: list[Policy] = []
     for path in paths:
         try:
-            load_policy_file(path, catalog)
+            loaded.append(load_policy_file(path, catalog))
         except ConfigError as exc:
             issues.extend(exc.issues)
+    for policy in loaded:
+        issues.extend(name_clashes(policy, loaded))
     return issues
+
+
+def name_clashes(policy: Policy, others: Iterable[Policy]) -> list[ConfigIssue]:
+    """Issues for `policy` when a policy from another file has its name: policies are selected by name, so one of
+    the two would silently replace the other. Each file of a clash gets an issue naming the other file and line."""
+    return [ConfigIssue(policy.source, ("name",), policy.name_line,
+                        f"policy '{policy.name}' is also defined in {other.source}:{other.name_line or '?'}; "
+                        "policy names must be unique")
+            for other in others if other.name == policy.name and other.source != policy.source]
 
 
 def _build(source: YamlSource, catalog: Catalog) -> Policy:
@@ -70,7 +82,8 @@ def _build(source: YamlSource, catalog: Catalog) -> Policy:
     reader.check_reachability(rules, unconditional)
     if source.issues:
         raise ConfigError(source.issues)
-    return Policy(name, reader.value(top, (), "description", str, ""), defaults, rules, source.file)
+    return Policy(name, reader.value(top, (), "description", str, ""), defaults, rules, source.file,
+                  source.line_of(("name",)))
 
 
 class _PolicyReader(Reader):

@@ -163,6 +163,7 @@ class Policy:
     defaults: Actions
     rules: tuple[Rule, ...]
     source: str
+    name_line: int | None = None  # where `name` is written, to point at both files when two use the same one
 
     @property
     def is_passive(self) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from gateway.config.file_watch import FileStamp, poll
 from gateway.config.yaml_source import ConfigError, ConfigIssue
-from gateway.policy.loader import Catalog, load_policy_file
+from gateway.policy.loader import Catalog, load_policy_file, name_clashes
 from gateway.policy.schema import Policy
 from gateway.server.errors import APIError
 
@@ -94,6 +94,9 @@ class PolicyStore:
         if not tracked.file.changed():
             return  # unchanged, or removed while running (it keeps its last version)
         policy = load_policy_file(tracked.path, self.catalog)  # raises ConfigError: the caller keeps the old one
+        clashes = name_clashes(policy, (t.policy for t in self.files.values() if t is not tracked and t.policy))
+        if clashes:  # taking it would silently replace another file's policy of that name
+            raise ConfigError(clashes)
         tracked.policy, tracked.error = policy, None
         self.reloads += 0 if initial else 1
         self.last_reload_at = time.time()

@@ -166,14 +166,14 @@ def _record(state: GatewayState, decided: "DecidedRequest", plan: SplitPlan, cal
     decision = decided.decision
     paid = sum(cost_usd(call.model, call.usage) for call in calls)
     answers = calls[:plan.size]
-    asked = Usage(decision.baseline.prompt_tokens, sum(a.usage.completion_tokens for a in answers), 0,
+    executed = plan_request(decided.request, decided.raw_body, state.settings, decision)
+    asked = Usage(executed.baseline_prompt_tokens, sum(a.usage.completion_tokens for a in answers), 0,
                   usage.estimated)
     baseline = cost_usd(decision.requested, asked)
     models = tuple(dict.fromkeys(call.model.name for call in calls))
     outcome = Outcome(f"split:{plan.size}", models, "miss", usage, paid, baseline, {"splitting": baseline - paid},
                       decision.match.rule_name)
-    state.record(outcome, plan_request(decided.request, decided.raw_body, state.settings, decision),
-                 decided.caller, 1)
+    state.record(outcome, executed, decided.caller, 1)
     return outcome
 
 

@@ -156,10 +156,16 @@ class OnnxEmbedder:
                 "source": str(self.model_path)}
 
 
-@functools.lru_cache(maxsize=4)
 def shared_onnx_embedder(model_dir: str, variant: str = "auto") -> OnnxEmbedder:
     """One OnnxEmbedder per model folder and variant in the process: the semantic cache and the quality router
-    embed the same question, so they share the instance (one model in memory, one LRU, one model run)."""
+    embed the same question, so they share the instance (one model in memory, one LRU, one model run). The folder
+    and variant are resolved first, so `auto` and the variant it picks name the same instance."""
+    folder = Path(model_dir).resolve()
+    return _shared_onnx_embedder(str(folder), pick_variant(folder, variant))
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_onnx_embedder(model_dir: str, variant: str) -> OnnxEmbedder:
     return OnnxEmbedder(model_dir, variant)
 
 

@@ -34,7 +34,7 @@ PARAMS_FILE = "router_params.json"                      # the word router: needs
 EMBEDDING_PARAMS_FILE = "router_params_embedding.json"  # the embedding router: needs the MiniLM model folder
 VARIANT_FILES = {"words": PARAMS_FILE, "embedding": EMBEDDING_PARAMS_FILE}
 # The variant `load_default` prefers when it can run (see docs/routing.md for the held-out comparison).
-DEFAULT_VARIANT = "words"
+DEFAULT_VARIANT = "embedding"
 # texts -> (len(texts), dim) unit rows; the embedding router calls it once per prompt it scores.
 Embed = Callable[[Sequence[str]], np.ndarray]
 

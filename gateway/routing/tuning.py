@@ -21,10 +21,11 @@ from gateway.routing.quality import QualityRouter
 from gateway.routing.train import Embed, TrainConfig, fit, to_params
 
 GAIN_TARGETS = (0.90, 0.925, 0.95, 0.975)
-# The settings each router variant chooses among. The embedding router keeps the word router's chosen weighting and
-# text-statistic penalty and chooses whether the words still help next to the embedding, and the embedding's penalty.
+# The settings each router variant chooses among. The embedding router keeps the word router's word and text-statistic
+# penalties and chooses whether the words still help next to the embedding, the sets' weighting and the embedding's
+# penalty.
 GRIDS = {"words": {"set_power": (0.5, 0.25), "l2_words": (1e-4, 3e-4, 1e-3), "l2_stats": (1e-2, 1e-1)},
-         "embedding": {"use_words": (True, False), "l2_embedding": (1e-4, 3e-4, 1e-3, 3e-3)}}
+         "embedding": {"use_words": (False, True), "set_power": (0.25, 0.5), "l2_embedding": (3e-4, 1e-3, 3e-3)}}
 DEFAULT_ANSWER_TOKENS = {"mmlu": 8}  # a letter and a few tokens of framing; other sets record their answers
 
 

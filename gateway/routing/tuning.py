@@ -72,7 +72,8 @@ def cross_validate(train_sets: dict[str, LabelledSet], config: TrainConfig, data
 
 
 def select(train_sets: dict[str, LabelledSet], data_root: Path, base: TrainConfig = TrainConfig(),
-           log=print, grid: dict[str, tuple] = GRIDS["words"], embed: Embed | None = None) -> tuple[TrainConfig, list[dict]]:
+           log=print, grid: dict[str, tuple] = GRIDS["words"],
+           embed: Embed | None = None) -> tuple[TrainConfig, list[dict]]:
     """The grid setting with the best mean out-of-fold gain over random."""
     results = []
     for values in itertools.product(*grid.values()):

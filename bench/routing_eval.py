@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, r in results.items():
             print(f"| {name} | {r['saving_at_95_pct_90ci']} | {r['margin_over_random_at_95_pct_90ci']} |")
     if args.plot:
-        print(f"\n{_plot(curves, args.plot, split_note)}")
+        print(f"\n{_plot(curves, args.plot, f'{router.variant} router, {split_note}')}")
     if args.json:
         print(json.dumps({"router": router.variant, **_json(results, split)}))
     return 0

@@ -3,11 +3,16 @@
     python bench/routing_eval.py                                  # the 4 dev sets, held-out split, shipped router
     python bench/routing_eval.py --plot docs/routing_curve.png    # also draw the cost-vs-quality curves
     python bench/routing_eval.py --data FILE --json               # any routing- or replay-format file, every row
+    python bench/routing_eval.py --router words|embedding         # a given variant (default: the one in use)
 
 Without --data it evaluates only the held-out split of each dev set (sha256(prompt) bucket < 30 of 100), which
 the shipped parameters never saw. A --data file is evaluated whole unless --split says otherwise. Prices come from
 $GATEWAY_DATA_DIR/prices/pricing_data.json (see gateway/routing/prices.py); definitions of every baseline are in
 gateway/routing/evaluation.py. With --json the last line is one JSON object with the headline figures.
+
+The router in use is the embedding router when DEFAULT_VARIANT says so and $GATEWAY_MODEL_DIR holds the model,
+else the word router; the embedding router reads its prompt vectors through the /tmp cache of
+bench/_prompt_vectors.py (the same model and text cut as serving, computed once).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import numpy as np  # noqa: E402
 from gateway.routing.data import DEV_SETS, TEST_PERCENT, data_dir, is_test, load_set  # noqa: E402
 from gateway.routing.evaluation import (Curve, Problem, bootstrap, oracle_curve, random_curve,  # noqa: E402
                                         router_curve, same_mix_curve, summarize)
-from gateway.routing.quality import QualityRouter  # noqa: E402
+from gateway.routing.quality import QualityRouter, VARIANT_FILES  # noqa: E402
 from gateway.routing.tuning import problem_for, router_adequacy  # noqa: E402
 
 HEADLINE = ("saving_at_95_pct", "saving_at_90_pct", "random_saving_at_95_pct", "oracle_saving_at_95_pct")
@@ -38,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", action="append", type=Path, help="a routing- or replay-format file (repeatable)")
     parser.add_argument("--split", choices=("test", "train", "all"), help="rows to evaluate (default: test for the "
                         "dev sets, all for --data)")
-    parser.add_argument("--params", help="router parameter file (default: the one shipped in the package)")
+    parser.add_argument("--router", choices=("auto", "words", "embedding"), default="auto",
+                        help="router variant (auto: the one the gateway would use here)")
+    parser.add_argument("--params", help="router parameter file (default: the variant's file shipped in the "
+                        "package; a file with an `embedding` section is the embedding router)")
     parser.add_argument("--answer-tokens", type=int, help="answer length when a file records no answers")
     parser.add_argument("--plot", type=Path, help="write the cost-vs-quality curves to this PNG")
     parser.add_argument("--json", action="store_true", help="print the headline figures as JSON on the last line")
@@ -47,13 +55,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="add 90%% intervals from N resamples of the prompts")
     args = parser.parse_args(argv)
     if args.speed:
-        print(_speed(args.params))
+        print(_speed(args.router))
         return 0
 
     root = data_dir()
     files = args.data or [root / path for path in DEV_SETS.values()]
     split = args.split or ("all" if args.data else "test")
-    router = QualityRouter.from_file(args.params) if args.params else QualityRouter.load_default()
+    router = load_router(args.router, args.params)
     results: dict[str, dict] = {}
     curves: dict[str, tuple[Problem, Curve]] = {}
     for path in files:
@@ -71,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 
     split_note = {"test": f"held-out split (sha256(prompt) bucket < {TEST_PERCENT} of 100)",
                   "train": "training split", "all": "all rows"}[split]
-    print(f"Routing evaluation on the {split_note}; quality and cost relative to always-premium.\n")
+    print(f"Routing evaluation of the {router.variant} router on the {split_note}; quality and cost relative to "
+          "always-premium.\n")
     print(_table(results))
     print("\nThe knob: router operating points (saving % / quality % of premium / share of prompts routed away)\n")
     print(_points_table(results))
@@ -81,41 +90,67 @@ def main(argv: list[str] | None = None) -> int:
         for name, r in results.items():
             print(f"| {name} | {r['saving_at_95_pct_90ci']} | {r['margin_over_random_at_95_pct_90ci']} |")
     if args.plot:
-        print(f"\n{_plot(curves, args.plot, split_note)}")
+        print(f"\n{_plot(curves, args.plot, f'{router.variant} router, {split_note}')}")
     if args.json:
-        print(json.dumps(_json(results, split)))
+        print(json.dumps({"router": router.variant, **_json(results, split)}))
     return 0
 
 
-def _speed(params: str | None) -> str:
-    """Median wall time of the router's calls on a ~2k-token prompt (and a short one)."""
+def load_router(variant: str, params: str | None) -> QualityRouter:
+    """The variant asked for (auto: the one `load_default` picks here); the embedding router embeds through the
+    cached prompt vectors, so repeated evaluations do not run the model again."""
+    if params is None:
+        variant = QualityRouter.load_default(variant).variant  # checks that the model loads when it is needed
+        path = Path(__file__).resolve().parent.parent / "gateway" / "routing" / VARIANT_FILES[variant]
+    else:
+        path = Path(params)
+    needs_embedder = b'"embedding"' in path.read_bytes()
+    if not needs_embedder:
+        return QualityRouter.from_file(str(path))
+    from _prompt_vectors import default_store
+    return QualityRouter.from_file(str(path), default_store().get)
+
+
+def _speed(variant: str) -> str:
+    """Median wall time of the router's calls on a ~2k-token prompt (and a short one); the embedding router is
+    timed with a fresh prompt on every call (the embedder's LRU would otherwise answer)."""
+    import itertools
     import random
     import time
     from gateway.accounting.tokens import counter_for_model
     from gateway.routing import Candidate
 
     started = time.perf_counter()
-    router = QualityRouter.from_file(params) if params else QualityRouter.load_default()
+    router = QualityRouter.load_default(variant)
     load_ms = 1000 * (time.perf_counter() - started)
-    # ~2k tokens of distinct words the router knows (the worst case for its word lookup), as sentences.
-    vocabulary = sorted(w.decode() for w in router.words if w.isalpha())
+    fresh = itertools.count() if router.variant == "embedding" else itertools.repeat(None)
+    repeats = 20 if router.variant == "embedding" else 200
+    # ~2k tokens of distinct words the word router knows (the worst case for its word lookup), as sentences.
+    words_router = router if router.variant == "words" else QualityRouter.load_default("words")
+    vocabulary = sorted(w.decode() for w in words_router.words if w.isalpha())
     words = random.Random(0).choices(vocabulary, k=1500)
     long_prompt = ". ".join(" ".join(words[i:i + 15]) for i in range(0, len(words), 15)) + "?"
     candidates = [Candidate("gpt-4o", "premium", 10.0), Candidate("gpt-4.1-mini", "standard", 1.6),
                   Candidate("gpt-4o-mini", "economy", 0.6)]
-    lines = [f"load_default: {load_ms:.1f} ms"]
+    lines = [f"{router.variant} router, load_default: {load_ms:.1f} ms"]
     for label, prompt in (("~2k-token prompt", long_prompt), ("short prompt", "What is the capital of France?")):
         tokens = counter_for_model("gpt-4o").count(prompt)
-        for name, call in (("difficulty", lambda: router.difficulty(prompt)),
-                           ("choose (3 candidates)", lambda: router.choose(prompt, candidates, "gpt-4o", 0.2))):
+        for name, call in (("difficulty", lambda: router.difficulty(_varied(prompt, next(fresh)))),
+                           ("choose (3 candidates)",
+                            lambda: router.choose(_varied(prompt, next(fresh)), candidates, "gpt-4o", 0.2))):
             times = []
             for _ in range(7):
                 started = time.perf_counter()
-                for _ in range(200):
+                for _ in range(repeats):
                     call()
-                times.append((time.perf_counter() - started) / 200)
+                times.append((time.perf_counter() - started) / repeats)
             lines.append(f"{name} on a {label} ({tokens} tokens): {1e6 * sorted(times)[3]:.0f} us")
     return "\n".join(lines)
+
+
+def _varied(prompt: str, n: int | None) -> str:
+    """The prompt with a number in front (a new text for the embedder's LRU), or as it is."""
+    return prompt if n is None else f"{n}. {prompt}"
 
 
 def _unique(name: str, taken: dict) -> str:

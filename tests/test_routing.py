@@ -34,7 +34,7 @@ PROMPTS = ["What is the capital of France?",
 
 @pytest.fixture(scope="module")
 def router() -> QualityRouter:
-    return QualityRouter.load_default()
+    return QualityRouter.load_default("words")  # these tests pin the word router; see test_routing_embedding.py
 
 
 def test_shipped_parameters_load_offline_and_are_small(router):

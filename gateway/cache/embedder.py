@@ -10,6 +10,7 @@ embedder is for deployments that already pay for an embeddings endpoint. Nothing
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import re
@@ -133,6 +134,12 @@ class OnnxEmbedder:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.embed_sync, list(texts))
 
+    def embed_waiting(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed on the embedder's own thread and wait for it: for synchronous callers (the quality router inside
+        the decision) that share this instance with the semantic cache. The LRU stays on one thread, and the
+        cache's later lookup of the same question is an LRU hit instead of a second model run."""
+        return self._executor.submit(self.embed_sync, list(texts)).result()
+
     def _run(self, texts: list[str]) -> np.ndarray:
         """One model call: tokenize, run, mean-pool over real tokens, normalise."""
         encodings = self.tokenizer.encode_batch(texts)
@@ -147,6 +154,19 @@ class OnnxEmbedder:
     def describe(self) -> dict[str, object]:
         return {"kind": "local", "name": self.name, "dim": self.dim, "variant": self.variant,
                 "source": str(self.model_path)}
+
+
+def shared_onnx_embedder(model_dir: str, variant: str = "auto") -> OnnxEmbedder:
+    """One OnnxEmbedder per model folder and variant in the process: the semantic cache and the quality router
+    embed the same question, so they share the instance (one model in memory, one LRU, one model run). The folder
+    and variant are resolved first, so `auto` and the variant it picks name the same instance."""
+    folder = Path(model_dir).resolve()
+    return _shared_onnx_embedder(str(folder), pick_variant(folder, variant))
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_onnx_embedder(model_dir: str, variant: str) -> OnnxEmbedder:
+    return OnnxEmbedder(model_dir, variant)
 
 
 def pick_variant(model_dir: Path, variant: str) -> str:
@@ -269,7 +289,7 @@ def load_embedder(settings: EmbedderSettings, environ: Mapping[str, str] = os.en
         if not model_dir or not (Path(model_dir) / "tokenizer.json").is_file():
             where = model_dir or f"(no model_dir and no ${MODEL_DIR_ENV})"
             raise ValueError(f"local embedding model not found at {where}: expected tokenizer.json and onnx/model*.onnx")
-        return OnnxEmbedder(model_dir, settings.variant)
+        return shared_onnx_embedder(str(model_dir), settings.variant)
     return _auto(model_dir, settings.variant)
 
 
@@ -280,6 +300,6 @@ def _auto(model_dir: str | None, variant: str) -> Embedder:
     if not (Path(model_dir) / "tokenizer.json").is_file():
         return HashingEmbedder(reason=f"no embedding model at {model_dir} (tokenizer.json missing)")
     try:
-        return OnnxEmbedder(model_dir, variant)
+        return shared_onnx_embedder(str(model_dir), variant)
     except (ImportError, ValueError, OSError, RuntimeError) as error:
         return HashingEmbedder(reason=f"local model at {model_dir} did not load: {type(error).__name__}: {error}")

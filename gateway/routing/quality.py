@@ -1,8 +1,10 @@
 """The quality router: how much of the premium model's quality a cheaper model keeps on a prompt, and the pick.
 
-Model (fitted by `gateway.routing.train`, shipped in `router_params.json`; numpy and the standard library only):
+Model (fitted by `gateway.routing.train`; numpy and the standard library only):
 
-    D(x)             = a linear score of the prompt's words and text statistics: its need for a strong model
+    D(x)             = a linear score of the prompt's words and text statistics (the word router,
+                       `router_params.json`), plus one of its MiniLM embedding (the embedding router,
+                       `router_params_embedding.json`, used when the local model loads): its need for a strong model
     A(m | reference) = sigmoid(ability[m] - D(x))   expected share of the reference premium's quality m keeps
     A(m | p)         = 1 - max(0, A(p | reference) - A(m | reference))   for any other requested model p
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from importlib import resources
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import orjson
@@ -28,7 +30,13 @@ from gateway.routing.features import (STAT_LABELS, STAT_NAMES, PromptFeatures, e
                                       word_scale)
 from gateway.routing.names import lookup_keys
 
-PARAMS_FILE = "router_params.json"
+PARAMS_FILE = "router_params.json"                      # the word router: needs nothing but the package
+EMBEDDING_PARAMS_FILE = "router_params_embedding.json"  # the embedding router: needs the MiniLM model folder
+VARIANT_FILES = {"words": PARAMS_FILE, "embedding": EMBEDDING_PARAMS_FILE}
+# The variant `load_default` prefers when it can run (see docs/routing.md for the held-out comparison).
+DEFAULT_VARIANT = "embedding"
+# texts -> (len(texts), dim) unit rows; the embedding router calls it once per prompt it scores.
+Embed = Callable[[Sequence[str]], np.ndarray]
 
 
 class Candidate(NamedTuple):
@@ -64,10 +72,25 @@ def cheapest_adequate(adequacy: np.ndarray, price: np.ndarray, premium: int, qua
     return np.where(np.isinf(best[:, 0]), premium, pick)
 
 
+class Contributions(NamedTuple):
+    """Each part's share of D(x): known words, text statistics (interactions split evenly), the embedding's."""
+
+    words: list[bytes]
+    word_values: np.ndarray
+    stat_values: np.ndarray
+    z: np.ndarray
+    topic: float
+
+    @property
+    def total(self) -> float:
+        return float(self.word_values.sum() + self.stat_values.sum()) + self.topic
+
+
 class QualityRouter:
     """Adequacy predictions from shipped parameters, and the cheapest adequate pick with its reasons."""
 
-    def __init__(self, params: dict) -> None:
+    def __init__(self, params: dict, embed: Embed | None = None) -> None:
+        """`embed` is required by embedding-router parameters (a file that has an `embedding` section)."""
         stats = params["stats"]
         if list(stats["names"]) != list(STAT_NAMES):
             raise ValueError("router parameters were trained with other text statistics; retrain the router")
@@ -85,34 +108,62 @@ class QualityRouter:
                              if len(names) == 1 and short not in self.abilities}
         self.tiers: dict[str, float] = dict(params["tiers"])
         self.reference: str = params["reference"]
+        embedding = params.get("embedding")
+        self._topic_weights = None if embedding is None else np.asarray(embedding["weights"], dtype=np.float32)
+        if self._topic_weights is not None and embed is None:
+            raise ValueError("embedding-router parameters need the prompt embedder (set GATEWAY_MODEL_DIR)")
+        self._embed = embed
+        self.variant = "words" if self._topic_weights is None else "embedding"
 
     @classmethod
-    def load_default(cls) -> "QualityRouter":
-        """The parameters shipped inside the package (no network, no data folder)."""
-        return cls(orjson.loads(resources.files("gateway.routing").joinpath(PARAMS_FILE).read_bytes()))
+    def load_default(cls, variant: str = "auto") -> "QualityRouter":
+        """The parameters shipped inside the package (no network, no data folder). `auto` is DEFAULT_VARIANT when
+        it can run, else the word router: the embedding router needs the local MiniLM model ($GATEWAY_MODEL_DIR)."""
+        from gateway.routing.embedding import prompt_embed
+        wanted = DEFAULT_VARIANT if variant == "auto" else variant
+        embed = prompt_embed() if wanted == "embedding" else None
+        if embed is None and wanted == "embedding" and variant != "auto":
+            raise ValueError("the embedding router needs the local embedding model: set GATEWAY_MODEL_DIR")
+        name = "embedding" if embed is not None else "words"
+        return cls(orjson.loads(resources.files("gateway.routing").joinpath(VARIANT_FILES[name]).read_bytes()),
+                   embed)
 
     @classmethod
-    def from_file(cls, path: str) -> "QualityRouter":
+    def from_file(cls, path: str, embed: Embed | None = None) -> "QualityRouter":
         with open(path, "rb") as handle:
-            return cls(orjson.loads(handle.read()))
+            return cls(orjson.loads(handle.read()), embed)
 
     # -- scores -------------------------------------------------------------------------------------------------
-    def need(self, prompt: str | PromptFeatures) -> float:
+    def need(self, prompt: str) -> float:
         """D(x) on the logit scale: higher means cheaper models keep less of the premium's quality."""
-        f = extract(prompt) if isinstance(prompt, str) else prompt
+        return float(self.needs([prompt])[0])
+
+    def needs(self, prompts: Sequence[str]) -> np.ndarray:
+        """D(x) of many prompts; the embedding router embeds them in one call (one model run per prompt)."""
+        scores = np.array([self._text_need(extract(p)) for p in prompts])
+        return scores + self._topics(prompts) if self._topic_weights is not None else scores
+
+    def _text_need(self, f: PromptFeatures) -> float:
+        """The words' and statistics' share of D(x), without building the per-word arrays of `_contributions`."""
         words = sum(map(self.words.__getitem__, self.words.keys() & f.words)) * word_scale(f)
         z = standardize(f.stats, self._mean, self._std)
         return words + float(z @ (self._linear + self._quadratic @ z))
 
-    def _contributions(self, f: PromptFeatures) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
-        """Each known word's and each statistic's share of D(x) (the interactions split evenly per statistic); they
-        sum to `need`, which computes the total without the per-word arrays."""
+    def _topics(self, prompts: Sequence[str]) -> np.ndarray:
+        """The embedding's share of D(x): what the prompt is about, read from its first 256 tokens."""
+        from gateway.routing.embedding import embedding_text
+        return np.asarray(self._embed([embedding_text(p) for p in prompts]), dtype=np.float32) @ self._topic_weights
+
+    def _contributions(self, prompt: str) -> Contributions:
+        """Each known word's and each statistic's share of D(x), and the embedding's; they sum to `need`."""
+        f = extract(prompt)
         hits = list(self.words.keys() & f.words)
         word_values = np.fromiter(map(self.words.__getitem__, hits), float, len(hits)) * word_scale(f)
         z = standardize(f.stats, self._mean, self._std)
-        return hits, word_values, z * (self._linear + self._quadratic @ z), z
+        topic = float(self._topics([prompt])[0]) if self._topic_weights is not None else 0.0
+        return Contributions(hits, word_values, z * (self._linear + self._quadratic @ z), z, topic)
 
-    def difficulty(self, prompt: str | PromptFeatures) -> float:
+    def difficulty(self, prompt: str) -> float:
         """0..1: the expected share of the premium's quality a standard-tier model loses on this prompt."""
         return _logistic(self.need(prompt) - self.tiers["standard"])
 
@@ -145,13 +196,13 @@ class QualityRouter:
             self._abilities_seen[model] = value
         return value
 
-    def adequacy(self, prompt: str | PromptFeatures, model: str, tier: str | None = None,
+    def adequacy(self, prompt: str, model: str, tier: str | None = None,
                  premium: str | None = None, premium_tier: str | None = None) -> float:
         """Expected share of the premium's quality `model` keeps on `prompt` (premium: the reference by default)."""
         top = math.inf if premium is None else self.premium_ability(premium, premium_tier)
         return float(adequacy_from(np.array([self.need(prompt)]), np.array([self.ability(model, tier)]), top)[0, 0])
 
-    def adequacies(self, prompt: str | PromptFeatures, models: Sequence[tuple[str, str | None]], premium: str,
+    def adequacies(self, prompt: str, models: Sequence[tuple[str, str | None]], premium: str,
                    premium_tier: str | None = None) -> list[float]:
         """Each model's adequacy for one prompt, relative to `premium`: the prompt is scored once (the decision
         engine's path, where every candidate of a request is judged)."""
@@ -162,7 +213,7 @@ class QualityRouter:
     def adequacy_matrix(self, prompts: Sequence[str], models: Sequence[tuple[str, str | None]], premium: str,
                         premium_tier: str | None = None) -> np.ndarray:
         """(prompts x models) adequacies relative to `premium`, for evaluations over many prompts."""
-        needs = np.array([self.need(p) for p in prompts])
+        needs = self.needs(prompts)
         abilities = np.array([self.ability(name, tier) for name, tier in models])
         return adequacy_from(needs, abilities, self.premium_ability(premium, premium_tier))
 
@@ -175,32 +226,33 @@ class QualityRouter:
         if not any(c.name == premium for c in cands):
             cands.append(Candidate(premium, "premium", math.inf))
         p = next(i for i, c in enumerate(cands) if c.name == premium)
-        parts = self._contributions(extract(prompt))
-        need = float(parts[1].sum() + parts[2].sum())
+        parts = self._contributions(prompt)
+        need = parts.total
         adequacy = adequacy_from(np.array([need]), np.array([self.ability(c.name, c.tier) for c in cands]),
                                  self.premium_ability(premium, cands[p].tier))
         adequacy[0, p] = 1.0
         risk = min(max(float(quality_risk), 0.0), 1.0)
         pick = int(cheapest_adequate(adequacy, np.array([[c.price for c in cands]]), p, risk)[0])
         difficulty = _logistic(need - self.tiers["standard"])
-        reasons = (f"difficulty {difficulty:.2f} ({_describe(*parts)})",
+        reasons = (f"difficulty {difficulty:.2f} ({_describe(parts)})",
                    *_pick_reasons(cands, adequacy[0], p, pick, risk))
         chosen = cands[pick]
         return Choice(chosen.name, chosen.tier, chosen.price, float(adequacy[0, pick]), difficulty, pick != p,
                       reasons)
 
-    def describe(self, prompt: str | PromptFeatures) -> str:
+    def describe(self, prompt: str) -> str:
         """The strongest signals behind the score, e.g. "raised by math words, 'prove'; lowered by 'capital'"."""
-        return _describe(*self._contributions(extract(prompt) if isinstance(prompt, str) else prompt))
+        return _describe(self._contributions(prompt))
 
 
-def _describe(words: list[bytes], word_values: np.ndarray, stat_values: np.ndarray, z: np.ndarray,
-              top: int = 3) -> str:
-    """A statistic is named by how the prompt has it: "raised by no answer options" when its absence raises D."""
-    values = np.concatenate([word_values, stat_values])
+def _describe(parts: Contributions, top: int = 3) -> str:
+    """A statistic is named by how the prompt has it: "raised by no answer options" when its absence raises D;
+    the embedding's share reads as the prompt's topic."""
+    words, n = parts.words, len(parts.words)
+    values = np.concatenate([parts.word_values, parts.stat_values, [parts.topic]])
     strongest = np.argsort(-np.abs(values))[:top]
-    labels = [f"'{words[i].decode(errors='replace')}'" if i < len(words)
-              else STAT_LABELS[STAT_NAMES[i - len(words)]][0 if z[i - len(words)] > 0 else 1] for i in strongest]
+    labels = [f"'{words[i].decode(errors='replace')}'" if i < n else "its topic" if i == len(values) - 1
+              else STAT_LABELS[STAT_NAMES[i - n]][0 if parts.z[i - n] > 0 else 1] for i in strongest]
     up = [label for i, label in zip(strongest, labels) if values[i] > 0.02]
     down = [label for i, label in zip(strongest, labels) if values[i] < -0.02]
     parts = ([f"raised by {', '.join(up)}"] if up else []) + ([f"lowered by {', '.join(down)}"] if down else [])

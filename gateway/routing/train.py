@@ -1,7 +1,8 @@
 """Fitting the router: an IRT-like logistic model, trained with numpy alone.
 
     E[share of the premium's quality model m keeps on prompt x] = sigmoid(ability[m] + offset[set] - D(x))
-    D(x) = words(x) . w + [z(x), pairwise products of z(x)] . v      z: the standardized text statistics
+    D(x) = words(x) . w + [z(x), pairwise products of z(x)] . v + e(x) . u
+           z: the standardized text statistics; e: the prompt's unit MiniLM embedding (embedding router only)
 
 One scalar per prompt and one per model keeps the router explainable ("difficulty 0.31; gpt-4o-mini adequacy
 0.86 >= 0.80") and lets models seen in different data sets share one scale (Mixtral is in all four). The per-set
@@ -15,11 +16,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from gateway.routing.data import LabelledSet
+from gateway.routing.embedding import embedding_text
 from gateway.routing.features import STAT_NAMES, PromptFeatures, extract, stat_vector, word_scale
 from gateway.routing.names import canonical_model
 
@@ -41,6 +43,19 @@ class TrainConfig:
     # Sets whose offsets calibrate the shipped abilities: absolute quality (correctness, 1-10 judge scores).
     # AlpacaEval's pairwise preference against GPT-4-Turbo, whose judge favours long answers, is far harsher.
     calibration_sets: tuple[str, ...] = ("mmlu", "gsm8k", "arena")
+    # The embedding router: a weight per dimension of the prompt's 384-d unit embedding (what the prompt is about,
+    # which the words see only through exact matches). Off for the word router.
+    use_embedding: bool = False
+    l2_embedding: float = 1e-3
+
+
+# The embedding router's setting, chosen the same way (bench/train_router.py --router embedding --select).
+EMBEDDING_CONFIG = TrainConfig(use_embedding=True, use_words=True, set_power=0.5, l2_embedding=3e-4)
+CONFIGS = {"words": TrainConfig(), "embedding": EMBEDDING_CONFIG}
+
+
+# texts -> (len(texts), dim) unit rows: the prompt embedder (cached vectors in benchmarks, the live model in serving)
+Embed = Callable[[Sequence[str]], np.ndarray]
 
 
 @dataclass
@@ -51,6 +66,7 @@ class Design:
     indices: np.ndarray
     values: np.ndarray
     stats: np.ndarray
+    embedding: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -138,19 +154,25 @@ class Fitted:
     stat_weights: np.ndarray
     abilities: dict[str, float]
     offsets: dict[str, float]
+    embedding_weights: np.ndarray | None = None
 
 
-def fit(sets: list[LabelledSet], config: TrainConfig = TrainConfig()) -> Fitted:
+def fit(sets: list[LabelledSet], config: TrainConfig = TrainConfig(), embed: Embed | None = None) -> Fitted:
+    """The optimum for `config`; `embed` (required when config.use_embedding) gives the prompts' vectors."""
     prompts, obs = observations(sets, config.set_power, config.binary_labels)
     features = [extract(p) for p in prompts]
     vocab = build_vocab(features, config.min_df, config.max_vocab) if config.use_words else []
     x = design(features, {w: i for i, w in enumerate(vocab)})
+    if config.use_embedding:
+        if embed is None:
+            raise ValueError("config.use_embedding needs an embedder")
+        x.embedding = np.asarray(embed([embedding_text(p) for p in prompts]), dtype=float)
     mean, std = x.stats.mean(0), x.stats.std(0) + 1e-6
     stats = stat_vector(x.stats, mean, std, config.interactions)
     stats = stats if config.use_stats else np.zeros_like(stats)
-    w, v, a, o = _optimize(x, stats, obs, len(vocab), config)
+    w, v, u, a, o = _optimize(x, stats, obs, len(vocab), config)
     return Fitted(vocab, w, mean, std, v, dict(zip(obs.model_names, a.tolist())),
-                  dict(zip(obs.set_names, o.tolist())))
+                  dict(zip(obs.set_names, o.tolist())), u if config.use_embedding else None)
 
 
 def _optimize(x: Design, stats: np.ndarray, obs: Observations, vocab_size: int,
@@ -158,23 +180,25 @@ def _optimize(x: Design, stats: np.ndarray, obs: Observations, vocab_size: int,
     """Weighted cross-entropy with soft labels plus L2, minimized by L-BFGS. The problem is convex, so this finds
     its unique optimum: the result does not depend on a learning rate or on the order of float sums. Abilities and
     set offsets share one gauge; a tiny L2 on both pins it."""
-    sizes = [vocab_size, stats.shape[1], len(obs.model_names), len(obs.set_names)]
+    embedding = x.embedding if x.embedding is not None else np.zeros((x.rows, 0))
+    sizes = [vocab_size, stats.shape[1], embedding.shape[1], len(obs.model_names), len(obs.set_names)]
     cuts = np.cumsum(sizes)[:-1]
     l2 = np.concatenate([np.full(sizes[0], config.l2_words), np.full(sizes[1], config.l2_stats),
-                         np.full(sizes[2] + sizes[3], 1e-5)])
+                         np.full(sizes[2], config.l2_embedding), np.full(sizes[3] + sizes[4], 1e-5)])
     use_offsets = float(config.set_offsets)
     labels = np.clip(obs.labels, 1e-9, 1 - 1e-9)
     floor = float(obs.weights @ -(labels * np.log(labels) + (1 - labels) * np.log(1 - labels)))
 
     def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w, v, a, o = np.split(theta, cuts)
-        logit = a[obs.models] + use_offsets * o[obs.sets] - (x.word_dot(w) + stats @ v)[obs.rows]
+        w, v, u, a, o = np.split(theta, cuts)
+        logit = a[obs.models] + use_offsets * o[obs.sets] - (x.word_dot(w) + stats @ v + embedding @ u)[obs.rows]
         loss = float(obs.weights @ (np.logaddexp(0.0, logit) - obs.labels * logit)) - floor
         g_logit = obs.weights * (0.5 * (1.0 + np.tanh(0.5 * logit)) - obs.labels)
         g_difficulty = -np.bincount(obs.rows, weights=g_logit, minlength=x.rows)
         grad = np.concatenate([x.word_grad(g_difficulty, sizes[0]), stats.T @ g_difficulty,
-                               np.bincount(obs.models, weights=g_logit, minlength=sizes[2]),
-                               use_offsets * np.bincount(obs.sets, weights=g_logit, minlength=sizes[3])])
+                               embedding.T @ g_difficulty,
+                               np.bincount(obs.models, weights=g_logit, minlength=sizes[3]),
+                               use_offsets * np.bincount(obs.sets, weights=g_logit, minlength=sizes[4])])
         return loss + 0.5 * float(l2 @ (theta * theta)), grad + l2 * theta
 
     return np.split(lbfgs(loss_and_grad, np.zeros(sum(sizes)), config.iterations), cuts)
@@ -231,8 +255,9 @@ TIER_ANCHORS = {
 }
 
 
-def to_params(fitted: Fitted, config: TrainConfig, reference: str, meta: dict) -> dict:
-    """The shipped parameter file: abilities calibrated to the absolute-quality sets, near-zero words dropped."""
+def to_params(fitted: Fitted, config: TrainConfig, reference: str, meta: dict, embedder: str | None = None) -> dict:
+    """The shipped parameter file: abilities calibrated to the absolute-quality sets, near-zero words dropped;
+    the embedding router's file also holds one weight per embedding dimension and the embedder they belong to."""
     calibration = [fitted.offsets[s] for s in config.calibration_sets if s in fitted.offsets]
     offset = float(np.mean(calibration)) if calibration else 0.0
     abilities = {m: round(a + offset, 4) for m, a in sorted(fitted.abilities.items())}
@@ -243,7 +268,7 @@ def to_params(fitted: Fitted, config: TrainConfig, reference: str, meta: dict) -
     fallback = float(np.median(list(abilities.values()))) if abilities else 0.0
     tiers = {t: (a if a is not None else fallback) for t, a in tiers.items()}
     words = {w.decode(): round(float(v), 4) for w, v in zip(fitted.vocab, fitted.word_weights) if abs(v) >= 5e-4}
-    return {
+    params = {
         "format": 1,
         "reference": reference,
         "words": words,
@@ -257,3 +282,6 @@ def to_params(fitted: Fitted, config: TrainConfig, reference: str, meta: dict) -
                      "calibration_offset": round(offset, 4),
                      "tier_anchors": {t: list(a) for t, a in TIER_ANCHORS.items()}},
     }
+    if fitted.embedding_weights is not None:
+        params["embedding"] = {"embedder": embedder, "weights": fitted.embedding_weights.round(5).tolist()}
+    return params

@@ -18,10 +18,14 @@ from gateway.routing.data import REFERENCE_PREMIUM, LabelledSet, hash_bucket, is
 from gateway.routing.evaluation import Problem, prepare, random_curve, router_curve, saving_at, summarize
 from gateway.routing.prices import load_prices
 from gateway.routing.quality import QualityRouter
-from gateway.routing.train import TrainConfig, fit, to_params
+from gateway.routing.train import Embed, TrainConfig, fit, to_params
 
 GAIN_TARGETS = (0.90, 0.925, 0.95, 0.975)
-GRID = {"set_power": (0.5, 0.25), "l2_words": (1e-4, 3e-4, 1e-3), "l2_stats": (1e-2, 1e-1)}
+# The settings each router variant chooses among. The embedding router keeps the word router's word and text-statistic
+# penalties and chooses whether the words still help next to the embedding, the sets' weighting and the embedding's
+# penalty.
+GRIDS = {"words": {"set_power": (0.5, 0.25), "l2_words": (1e-4, 3e-4, 1e-3), "l2_stats": (1e-2, 1e-1)},
+         "embedding": {"use_words": (False, True), "set_power": (0.25, 0.5), "l2_embedding": (3e-4, 1e-3, 3e-3)}}
 DEFAULT_ANSWER_TOKENS = {"mmlu": 8}  # a letter and a few tokens of framing; other sets record their answers
 
 
@@ -29,8 +33,10 @@ def split(sets: dict[str, LabelledSet], test: bool) -> dict[str, LabelledSet]:
     return {name: s.subset(is_test(s.prompts) == test) for name, s in sets.items()}
 
 
-def train_router(sets: dict[str, LabelledSet], config: TrainConfig, meta: dict | None = None) -> QualityRouter:
-    return QualityRouter(to_params(fit(list(sets.values()), config), config, REFERENCE_PREMIUM, meta or {}))
+def train_router(sets: dict[str, LabelledSet], config: TrainConfig, meta: dict | None = None,
+                 embed: Embed | None = None) -> QualityRouter:
+    params = to_params(fit(list(sets.values()), config, embed), config, REFERENCE_PREMIUM, meta or {})
+    return QualityRouter(params, embed if config.use_embedding else None)
 
 
 def problem_for(labelled: LabelledSet, data_root: Path, answer_tokens: int | None = None) -> Problem:
@@ -52,13 +58,13 @@ def gain_over_random(problem: Problem, adequacy: np.ndarray) -> float:
 
 
 def cross_validate(train_sets: dict[str, LabelledSet], config: TrainConfig, data_root: Path,
-                   folds: int = 5) -> dict[str, float]:
+                   folds: int = 5, embed: Embed | None = None) -> dict[str, float]:
     """Out-of-fold gain over random per set, inside the training split only."""
     problems = {name: problem_for(s, data_root) for name, s in train_sets.items()}
     fold_of = {name: np.array([hash_bucket(p) % folds for p in s.prompts]) for name, s in train_sets.items()}
     adequacy = {name: np.zeros(p.quality.shape) for name, p in problems.items()}
     for k in range(folds):
-        router = train_router({n: s.subset(fold_of[n] != k) for n, s in train_sets.items()}, config)
+        router = train_router({n: s.subset(fold_of[n] != k) for n, s in train_sets.items()}, config, embed=embed)
         for name, problem in problems.items():
             rows = np.flatnonzero(np.array([hash_bucket(p) % folds == k for p in problem.labelled.prompts]))
             adequacy[name][rows] = router_adequacy(router, problem, rows)
@@ -66,26 +72,28 @@ def cross_validate(train_sets: dict[str, LabelledSet], config: TrainConfig, data
 
 
 def select(train_sets: dict[str, LabelledSet], data_root: Path, base: TrainConfig = TrainConfig(),
-           log=print) -> tuple[TrainConfig, list[dict]]:
+           log=print, grid: dict[str, tuple] = GRIDS["words"],
+           embed: Embed | None = None) -> tuple[TrainConfig, list[dict]]:
     """The grid setting with the best mean out-of-fold gain over random."""
     results = []
-    for values in itertools.product(*GRID.values()):
-        config = replace(base, **dict(zip(GRID, values)))
-        gains = cross_validate(train_sets, config, data_root)
-        row = {**dict(zip(GRID, values)), **{f"gain_{n}": round(g, 2) for n, g in gains.items()},
+    for values in itertools.product(*grid.values()):
+        config = replace(base, **dict(zip(grid, values)))
+        gains = cross_validate(train_sets, config, data_root, embed=embed)
+        row = {**dict(zip(grid, values)), **{f"gain_{n}": round(g, 2) for n, g in gains.items()},
                "mean_gain": round(float(np.mean(list(gains.values()))), 2)}
         results.append(row)
         log(row)
     best = max(results, key=lambda r: r["mean_gain"])
-    return replace(base, **{k: best[k] for k in GRID}), results
+    return replace(base, **{k: best[k] for k in grid}), results
 
 
-def cross_dataset(sets: dict[str, LabelledSet], config: TrainConfig, data_root: Path) -> dict[str, dict]:
+def cross_dataset(sets: dict[str, LabelledSet], config: TrainConfig, data_root: Path,
+                  embed: Embed | None = None) -> dict[str, dict]:
     """Leave one set out: train on the others' training split, report on the left-out set's held-out split."""
     train_sets, test_sets = split(sets, test=False), split(sets, test=True)
     report = {}
     for name in sets:
-        router = train_router({n: s for n, s in train_sets.items() if n != name}, config)
+        router = train_router({n: s for n, s in train_sets.items() if n != name}, config, embed=embed)
         problem = problem_for(test_sets[name], data_root)
         report[name] = summarize(problem, router_curve(problem, router_adequacy(router, problem)))
     return report

@@ -126,3 +126,18 @@ async def test_the_semantic_cache_reuses_the_routers_embedding(monkeypatch):
     QualityRouter(QualityRouter.load_default("embedding").params, shared.embed_waiting).need(question)
     await shared.embed([question])  # the semantic cache's lookup of the same question
     assert runs == [[question]]
+
+
+@pytest.mark.skipif(not HAS_MODEL, reason="GATEWAY_MODEL_DIR holds no MiniLM model")
+async def test_prefetch_runs_the_model_off_the_event_loop_and_the_decision_reuses_it(monkeypatch):
+    import threading
+    from gateway.routing.embedding import load_prompt_embedder
+    shared = load_prompt_embedder(MODEL_DIR)
+    threads = []
+    original = shared._run
+    monkeypatch.setattr(shared, "_run", lambda texts: threads.append(threading.current_thread()) or original(texts))
+    router = QualityRouter(QualityRouter.load_default("embedding").params, shared.embed_waiting)
+    question = "Which sorting algorithm suits nearly sorted data best? (prefetch test)"
+    await router.prefetch(question)
+    router.need(question)  # the synchronous decision's call: an LRU hit, no second model run
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()

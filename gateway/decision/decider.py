@@ -8,6 +8,8 @@ from typing import Mapping
 
 from gateway.accounting.tokens import Tally, counter_for_model
 from gateway.analysis import analyze, count_only
+from gateway.analysis.text import content_text
+from gateway.analysis.tokens import turn_index
 from gateway.config.settings import ModelSpec, Settings
 from gateway.decision.engine import Decision, DecisionEngine
 from gateway.policy.matcher import RequestFacts, match
@@ -47,6 +49,13 @@ class Decider:
     settings: Settings
     policies: PolicyStore
     engine: DecisionEngine
+
+    async def prefetch(self, request: ChatRequest) -> None:
+        """Work the decision needs that can run off the event loop: the quality router's prompt embedding."""
+        prefetch = getattr(self.engine.router, "prefetch", None)
+        turn = turn_index(request.messages)
+        if prefetch is not None and turn >= 0:
+            await prefetch(content_text(request.messages[turn].get("content")))
 
     def decide(self, request: ChatRequest, requested: ModelSpec, caller: Caller) -> Decision:
         counter = counter_for_model(requested.upstream_model).tally()  # estimates long unseen text: see Tally

@@ -115,6 +115,15 @@ class QualityRouter:
         self._embed = embed
         self.variant = "words" if self._topic_weights is None else "embedding"
 
+    async def prefetch(self, prompt: str) -> None:
+        """Embed `prompt` off the event loop ahead of the synchronous decision. The decision then finds the vector
+        in the shared embedder's LRU: without this, its model run (3-50 ms) would block the event loop and every
+        other request with it. A router without embeddings, or with a plain embed function, has nothing to do."""
+        from gateway.routing.embedding import embedding_text
+        embedder = getattr(self._embed, "__self__", None)
+        if self._topic_weights is not None and hasattr(embedder, "embed"):
+            await embedder.embed([embedding_text(prompt)])
+
     @classmethod
     def load_default(cls, variant: str = "auto") -> "QualityRouter":
         """The parameters shipped inside the package (no network, no data folder). `auto` is DEFAULT_VARIANT when

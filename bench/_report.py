@@ -45,15 +45,17 @@ def target_stats(result: PhaseResult, cpu: dict[str, float], proxy: str | None) 
     }
 
 
-def scenario_summary(stats: dict[str, dict[str, Any]]) -> dict[str, float]:
+def scenario_summary(stats: dict[str, dict[str, Any]]) -> dict[str, float | None]:
     """The ratios and differences that make the claim: what each proxy adds on top of calling the sim directly."""
     direct, passthrough, gateway = (stats[t] for t in TARGETS)
-    out: dict[str, float] = {}
+    out: dict[str, float | None] = {}
     for name, proxy in (("gateway", gateway), ("passthrough", passthrough)):
         out[f"{name}_added_p50_ms"] = proxy["p50_ms"] - direct["p50_ms"]
         out[f"{name}_added_p99_ms"] = proxy["p99_ms"] - direct["p99_ms"]
         out[f"{name}_throughput_vs_direct"] = proxy["throughput_rps"] / direct["throughput_rps"]
-    out["gateway_cpu_vs_passthrough"] = gateway["proxy_cpu_ms_per_request"] / passthrough["proxy_cpu_ms_per_request"]
+    # A very short run can read 0 s of pass-through CPU (clock ticks are 10 ms): then the ratio is unknown, not a crash.
+    reference_cpu = passthrough["proxy_cpu_ms_per_request"]
+    out["gateway_cpu_vs_passthrough"] = gateway["proxy_cpu_ms_per_request"] / reference_cpu if reference_cpu else None
     out["gateway_extra_cpu_ms_per_request"] = (gateway["proxy_cpu_ms_per_request"]
                                                - passthrough["proxy_cpu_ms_per_request"])
     return out

@@ -141,3 +141,13 @@ async def test_prefetch_runs_the_model_off_the_event_loop_and_the_decision_reuse
     await router.prefetch(question)
     router.need(question)  # the synchronous decision's call: an LRU hit, no second model run
     assert len(threads) == 1 and threads[0] is not threading.main_thread()
+
+
+@pytest.mark.skipif(not HAS_MODEL, reason="GATEWAY_MODEL_DIR holds no MiniLM model")
+def test_gateway_router_words_keeps_the_word_router_even_with_the_model(monkeypatch):
+    from gateway.server.state import load_router
+    monkeypatch.setenv("GATEWAY_MODEL_DIR", str(MODEL_DIR))
+    monkeypatch.setenv("GATEWAY_ROUTER", "words")
+    assert load_router().variant == "words"
+    monkeypatch.setenv("GATEWAY_ROUTER", "auto")
+    assert load_router().variant == "embedding"

@@ -50,11 +50,12 @@ class Decider:
     policies: PolicyStore
     engine: DecisionEngine
 
-    async def prefetch(self, request: ChatRequest) -> None:
-        """Work the decision needs that can run off the event loop: the quality router's prompt embedding."""
+    async def prefetch(self, request: ChatRequest, caller: Caller) -> None:
+        """Work the decision needs that can run off the event loop: the quality router's prompt embedding (not for
+        a passive policy, which never asks the router)."""
         prefetch = getattr(self.engine.router, "prefetch", None)
         turn = turn_index(request.messages)
-        if prefetch is not None and turn >= 0:
+        if prefetch is not None and turn >= 0 and not self.policies.select(caller.policy).is_passive:
             await prefetch(content_text(request.messages[turn].get("content")))
 
     def decide(self, request: ChatRequest, requested: ModelSpec, caller: Caller) -> Decision:

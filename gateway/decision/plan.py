@@ -15,7 +15,6 @@ import orjson
 
 from gateway.accounting.tokens import counter_for_model
 from gateway.analysis.tokens import count_parts, turn_index
-
 from gateway.config.settings import ModelSpec, ProviderSettings, Settings
 from gateway.decision.engine import Decision
 from gateway.server.errors import APIError

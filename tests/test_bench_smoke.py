@@ -71,3 +71,15 @@ def test_fault_suite_redis_outage_quick_run():
     assert report["limits_fell_back"] and report["limits_came_back"] and report["local_admissions"] >= 15
     assert report["redis_failures"] > 0 and report["redis_reconnects"] >= 1
     assert report["budget_spent_usd"] > 0     # the restarted Redis holds the key's spend again
+
+
+def test_decision_latency_quick_run():
+    done = subprocess.run([sys.executable, "bench/decision_latency.py", "--runs", "5", "--sizes", "1000", "--json"],
+                          cwd=REPO, env={**os.environ}, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(report) == {"chat ~1k", "short-turns ~1k"}
+    for row in report.values():
+        assert 900 <= row["tokens"] <= 2000 and row["messages"] >= 3
+        assert row["cold_p50_ms"] > 0 and row["tiktoken_p50_ms"] > 0 and row["cold_vs_tiktoken_p50"] > 0
+        assert row["cold_error_mean"] < 0.25  # the estimate is within a few percent of the exact count

@@ -52,12 +52,17 @@ class Outcome:
 
 
 def outcome_for(plan: Plan, usage: Usage, cache: str = "miss") -> Outcome:
-    """Price the usage on the model used; the baseline on the model asked for, with the full context."""
+    """Price the usage on the model used; the baseline on the model asked for, with the full context. The
+    baseline's cached tokens are the provider's own count when the request went out as asked, else what the
+    provider would have cached had every request gone out as asked (see decision/prompt_cache.py): trimming a
+    history the provider had cached saves the cached price of it, not the full one."""
     paid = cost_usd(plan.model, usage)
-    sent_as_asked = cost_usd(plan.baseline_model, usage)
-    full = Usage(usage.prompt_tokens + plan.removed_prompt_tokens, usage.completion_tokens, usage.cached_tokens,
-                 usage.estimated)
-    baseline = cost_usd(plan.baseline_model, full)
+    removed = plan.removed_prompt_tokens
+    prompt = usage.prompt_tokens + removed
+    cached = usage.cached_tokens if plan.route == "main" and not removed else plan.decision.baseline_cached_tokens
+    baseline = cost_usd(plan.baseline_model, Usage(prompt, usage.completion_tokens, min(cached, prompt)))
+    # What was sent, on the model asked for: the routing share is the rest (all of it when nothing was trimmed).
+    sent_as_asked = cost_usd(plan.baseline_model, usage) if removed else baseline
     saved_by = {"routing": sent_as_asked - paid, "context": baseline - sent_as_asked}
     return Outcome(plan.route, (plan.model.name,), cache, usage, paid, baseline,
                    {name: value for name, value in saved_by.items() if value}, plan.decision.match.rule_name)
@@ -66,6 +71,8 @@ def outcome_for(plan: Plan, usage: Usage, cache: str = "miss") -> Outcome:
 def cached_outcome(plan: Plan, answer_usage: Usage, kind: str, model: str) -> Outcome:
     """A cache hit costs nothing; the baseline is the request as asked (its full prompt, the cached answer's
     length) on the requested model, and all of it is saved by the cache that answered."""
-    baseline = cost_usd(plan.baseline_model, Usage(plan.baseline_prompt_tokens, answer_usage.completion_tokens))
+    prompt = plan.baseline_prompt_tokens
+    baseline = cost_usd(plan.baseline_model, Usage(prompt, answer_usage.completion_tokens,
+                                                    min(plan.decision.baseline_cached_tokens, prompt)))
     return Outcome("cache", (model,), kind, answer_usage, 0.0, baseline, {f"{kind}_cache": baseline} if baseline else {},
                    plan.decision.match.rule_name)

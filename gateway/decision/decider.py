@@ -77,4 +77,15 @@ class Decider:
         matched = match(policy, facts)
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         return self.engine.decide(analysis, matched, requested, request.messages, counter,
-                                  max_tokens=max_tokens, n=request.n, splittable=splittable(body))
+                                  max_tokens=max_tokens, n=request.n, splittable=splittable(body),
+                                  tools=body.get("tools"))
+
+    def remember_asked(self, request: ChatRequest, requested: ModelSpec) -> None:
+        """In the baseline's world every request went out as asked, so the provider cached its prefix there."""
+        cache = self.engine.prompt_cache
+        cache.remember(cache.asked, requested, request.messages, request.body.get("tools"), request.body)
+
+    def remember_sent(self, model: ModelSpec, messages: list[dict], request: ChatRequest) -> None:
+        """What really went out, so the next decision knows which prefixes the provider holds."""
+        cache = self.engine.prompt_cache
+        cache.remember(cache.sent, model, messages, request.body.get("tools"), request.body)

@@ -18,6 +18,7 @@ from gateway.accounting.tokens import PromptCounter
 from gateway.analysis.types import Analysis
 from gateway.config.settings import TIERS, ModelSpec, Settings
 from gateway.decision.answer_length import AnswerLengths
+from gateway.decision.prompt_cache import PromptCacheModel, PromptPrefixes
 from gateway.orchestrator.context import MinimizedContext, minimize
 from gateway.orchestrator.split_plan import SplitPlan, plan_split
 from gateway.policy.schema import Actions, Match
@@ -44,6 +45,7 @@ class Option:
     context: MinimizedContext | None = None
     workers: int = 0
     split: SplitPlan | None = None
+    cached_tokens: int = 0         # of prompt_tokens, predicted to be billed at the cached-input price
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Decision:
     choice: Option
     reasons: tuple[str, ...]
     messages: list[dict] = field(default_factory=list, repr=False)  # the conversation as asked
+    baseline_cached_tokens: int = 0  # the prompt as asked: what the provider would have cached (see prompt_cache)
 
     @property
     def baseline(self) -> Option:
@@ -73,39 +76,44 @@ class DecisionEngine:
     settings: Settings
     router: Router | None
     lengths: AnswerLengths = field(default_factory=AnswerLengths.load_default)
+    prompt_cache: PromptCacheModel = field(default_factory=PromptCacheModel)
 
     def decide(self, analysis: Analysis, match: Match, requested: ModelSpec, messages: list[dict],
                counter: PromptCounter, *, max_tokens: int | None = None, n: int = 1,
-               splittable: bool = True) -> Decision:
+               splittable: bool = True, tools: list[dict] | None = None) -> Decision:
         actions = match.actions
         output = self.lengths.expected(analysis.task_type, analysis.tokens.last_user, max_tokens) * n
-        main = _priced("main", requested, analysis.tokens.total, output, True, "the request as asked")
+        asked, sent = PromptPrefixes(messages, tools, counter), self.prompt_cache.sent
+        baseline_cached = asked.cached_tokens(self.prompt_cache.asked, requested)
+        main = _priced("main", requested, analysis.tokens.total, output, True, "the request as asked",
+                       cached=asked.cached_tokens(sent, requested))
         split = self._split_option(analysis, actions, messages, counter, max_tokens, main, splittable and n == 1)
         if analysis.confidence < actions.min_confidence:  # unsure of the task: as asked, unless it surely splits
             note = f"analysis confidence {analysis.confidence:.2f} < {actions.min_confidence:.2f}: run as asked"
             if split.allowed:
-                return Decision(analysis, match, requested, (main, split), split,
-                                self._reasons(match, main, split), messages)
-            return Decision(analysis, match, requested, (main,), main, (note,), messages)
+                return Decision(analysis, match, requested, (main, split), split, self._reasons(match, main, split),
+                                messages, baseline_cached)
+            return Decision(analysis, match, requested, (main,), main, (note,), messages, baseline_cached)
         models = self._candidates(analysis, actions, requested, output)
-        options = [main] + [_priced("routed", model, analysis.tokens.total, output, ok, note)
-                            for model, ok, note in models]
+        options = [main] + [_priced("routed", model, analysis.tokens.total, output, ok, note,
+                                    cached=asked.cached_tokens(sent, model)) for model, ok, note in models]
         context = self._minimized(analysis, actions, messages, counter)
         if context is not None:
             prompt = analysis.tokens.total - context.removed_tokens
-            options.append(_priced("minimized", requested, prompt, output, True, context.reason, context))
-            options += [_priced("routed+minimized", model, prompt, output, ok, note, context)
-                        for model, ok, note in models]
+            trimmed = PromptPrefixes(context.messages, tools, counter)  # a new prefix: mostly uncached
+            for kind, model, ok, note in [("minimized", requested, True, context.reason),
+                                          *(("routed+minimized", m, ok, note) for m, ok, note in models)]:
+                options.append(_priced(kind, model, prompt, output, ok, note, context,
+                                       cached=trimmed.cached_tokens(sent, model)))
         options.append(split)
         if actions.route.mode in ("model", "tier") and any(o.allowed for o in options if o.kind != "main"):
-            options[0] = _priced("main", requested, analysis.tokens.total, output, False,
-                                 f"rule routes to {actions.route.describe()}")
+            options[0] = _with(main, False, f"rule routes to {actions.route.describe()}")
         allowed = [option for option in options if option.allowed] or [main]
         choice = min(allowed, key=lambda option: option.cost_usd)
         if split.allowed and actions.split.latency_sensitive:
             choice = split  # the policy pays for the sooner answer (see _split_option for when it is sooner)
         return Decision(analysis, match, requested, tuple(options), choice, self._reasons(match, main, choice),
-                        messages)
+                        messages, baseline_cached)
 
     def _candidates(self, analysis: Analysis, actions: Actions, requested: ModelSpec,
                     output: int) -> list[tuple[ModelSpec, bool, str]]:
@@ -229,9 +237,12 @@ def _limits(model: ModelSpec, analysis: Analysis, actions: Actions, floor: int, 
 
 
 def _priced(kind: str, model: ModelSpec, prompt: int, output: int, allowed: bool, note: str,
-            context: MinimizedContext | None = None, workers: int = 0) -> Option:
-    cost = (prompt * model.input_per_million + output * model.output_per_million) / _PER_MILLION
-    return Option(kind, model, prompt, output, cost, allowed, note, context, workers)
+            context: MinimizedContext | None = None, workers: int = 0, cached: int = 0) -> Option:
+    """An option's estimated cost; `cached` prompt tokens at the cached-input price (see prompt_cache)."""
+    cached = min(cached, prompt)
+    cost = ((prompt - cached) * model.input_per_million + cached * model.cached_input_per_million
+            + output * model.output_per_million) / _PER_MILLION
+    return Option(kind, model, prompt, output, cost, allowed, note, context, workers, cached_tokens=cached)
 
 
 def _with(option: Option, allowed: bool, note: str, plan: SplitPlan | None = None) -> Option:

@@ -37,7 +37,7 @@ def decision_report(decision: Decision) -> dict[str, Any]:
 
 def _option(option: Option) -> dict[str, Any]:
     return {"kind": option.kind, "model": option.model.name, "prompt_tokens": option.prompt_tokens,
-            "output_tokens": option.output_tokens, "estimated_cost_usd": round(option.cost_usd, 10),
+            "cached_tokens": option.cached_tokens, "output_tokens": option.output_tokens, "estimated_cost_usd": round(option.cost_usd, 10),
             "allowed": option.allowed, "note": option.note, "workers": option.workers}
 
 
@@ -60,7 +60,11 @@ def explain_text(report: dict[str, Any]) -> str:
     for option in report["options"]:
         mark = "ok " if option["allowed"] else "no "
         lines.append(f"  {mark} {option['kind']:<17} {option['model']:<22} ${option['estimated_cost_usd']:.6f}"
-                     f"  ({option['prompt_tokens']} in, ~{option['output_tokens']} out)  {option['note']}")
+                     f"  ({option['prompt_tokens']} in{_cached(option)}, ~{option['output_tokens']} out)  {option['note']}")
     lines += ["", f"Choice: {report['decision']} on {report['model']}, est. ${report['estimated_cost_usd']:.6f} "
                   f"vs ${report['baseline_cost_usd']:.6f} as asked", *(f"  - {r}" for r in report["reasons"])]
     return "\n".join(lines)
+
+
+def _cached(option: dict[str, Any]) -> str:
+    return f" of which {option['cached_tokens']} cached" if option.get("cached_tokens") else ""

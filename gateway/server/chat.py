@@ -59,6 +59,7 @@ async def chat_completions(http_request: web.Request) -> web.StreamResponse:
     state = http_request.app[STATE]
     decided = await decide(http_request)
     request, decision = decided.request, decided.decision
+    state.decider.remember_asked(request, decision.requested)
     plan = plan_request(request, decided.raw_body, state.settings, decision)
     api_key = upstream_api_key(plan.provider, decided.client)
     ticket = cache_ticket(http_request, state, decided, plan, api_key)
@@ -141,7 +142,7 @@ async def _complete(state: GatewayState, request: ChatRequest, plan: Plan, calle
         plan.model.upstream_model, plan.messages,
         (choice.get("message") for choice in answer["choices"] or () if isinstance(choice, dict)))
     outcome = outcome_for(plan, usage)
-    state.record(outcome, plan, caller, request.n)
+    state.record(outcome, plan, caller, request)
     await state.cache.store(ticket, answer, plan.model.name)
     return web.Response(body=body, content_type="application/json", headers=outcome.headers())
 
@@ -177,7 +178,7 @@ async def _stream(http_request: web.Request, state: GatewayState, request: ChatR
     result = await relay_stream(client, upstream, plan)
     if result.completed:
         outcome = outcome_for(plan, result.usage)
-        state.record(outcome, plan, caller, request.n)
+        state.record(outcome, plan, caller, request)
         await finish_stream(client, result, outcome.summary())
         await state.cache.store(ticket, streamed_completion(result), plan.model.name)
     else:

@@ -167,13 +167,13 @@ def _record(state: GatewayState, decided: "DecidedRequest", plan: SplitPlan, cal
     paid = sum(cost_usd(call.model, call.usage) for call in calls)
     answers = calls[:plan.size]
     executed = plan_request(decided.request, decided.raw_body, state.settings, decision)
-    asked = Usage(executed.baseline_prompt_tokens, sum(a.usage.completion_tokens for a in answers), 0,
-                  usage.estimated)
+    asked = Usage(executed.baseline_prompt_tokens, sum(a.usage.completion_tokens for a in answers),
+                  decision.baseline_cached_tokens, usage.estimated)
     baseline = cost_usd(decision.requested, asked)
     models = tuple(dict.fromkeys(call.model.name for call in calls))
     outcome = Outcome(f"split:{plan.size}", models, "miss", usage, paid, baseline, {"splitting": baseline - paid},
                       decision.match.rule_name)
-    state.record(outcome, executed, decided.caller, 1)
+    state.record(outcome, executed, decided.caller, decided.request)
     return outcome
 
 

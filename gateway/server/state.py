@@ -20,6 +20,7 @@ from gateway.limits.service import LimitService, charge
 from gateway.policy.loader import Catalog
 from gateway.policy.store import PolicyStore
 from gateway.server.timing import Telemetry
+from gateway.server.validation import ChatRequest
 from gateway.upstream.client import UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,16 @@ class GatewayState:
         return cls(settings, Decider(settings, load_policies(settings), DecisionEngine(settings, load_router())),
                    CacheService.from_settings(settings))
 
-    def record(self, outcome: Outcome, plan: Plan, caller: Caller, choices: int) -> None:
-        """Account for an answered request, and teach the answer-length model what it really produced."""
+    def record(self, outcome: Outcome, plan: Plan, caller: Caller, request: ChatRequest) -> None:
+        """Account for an answered request, and teach the answer-length model what it really produced and the
+        prompt-cache model what the provider now holds (a split's workers sent other prompts than the plan's)."""
         self.ledger.record(outcome, caller.agent_role)
         charge(outcome)
         analysis = plan.decision.analysis
         self.decider.engine.lengths.observe(analysis.task_type, analysis.tokens.last_user,
-                                            outcome.usage.completion_tokens // max(1, choices))
+                                            outcome.usage.completion_tokens // max(1, request.n))
+        if not outcome.route.startswith("split"):
+            self.decider.remember_sent(plan.model, plan.messages, request)
 
 
 ROUTER_ENV = "GATEWAY_ROUTER"  # auto (embedding when the local model loads) | words | embedding

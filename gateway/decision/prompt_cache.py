@@ -1,0 +1,137 @@
+"""What the provider's prompt cache holds: the cached share of a prompt, predicted before it is sent.
+
+OpenAI-style providers bill a repeated prompt prefix of at least 1,024 tokens, in 128-token steps, at the
+cached-input price (a half to a tenth of the input price) for a few minutes after it was last sent. A chat or an
+agent that resends its history every turn therefore pays mostly cached prices. A cost model that ignores this
+overprices the main session: it overstates what minimizing the context saves, in the decision and in the ledger,
+and cannot see that a trimmed context (whose prefix changes every turn) throws the cache away.
+
+The gateway cannot see the provider's cache, so it remembers what went out: per model, a hash chain over each
+prompt's tools and messages (the key of message i covers everything up to it) with the time it expires. A prompt's
+cached tokens are the tokens up to its longest remembered message prefix, rounded down to the provider's step: at
+message granularity this never claims more than the provider caches. Two memories are kept: `sent`, what was
+really sent (to price the options), and `asked`, every request as the client asked it (the baseline's world, where
+nothing was trimmed or rerouted). Models whose cached-input price is their input price have nothing to predict.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any, Callable, Sequence
+
+import orjson
+
+from gateway.accounting.tokens import TOKENS_PER_MESSAGE, PromptCounter
+from gateway.analysis.tokens import tools_tokens
+from gateway.config.settings import ModelSpec
+
+MIN_CACHED_TOKENS = 1024
+CACHE_STEP_TOKENS = 128
+DEFAULT_TTL_S = 300.0          # "5 to 10 minutes of inactivity" (OpenAI): the short end, so claims stay modest
+EXTENDED_TTL_S = 24 * 3600.0   # a request with `prompt_cache_retention: "24h"`
+MAX_ENTRIES = 200_000          # message-prefix keys remembered per memory (~25 MB at most)
+
+
+def prefix_keys(messages: Sequence[dict[str, Any]], tools: Any) -> list[int]:
+    """One key per message: a hash of the tools and every message up to and including it (in-process only)."""
+    key = hash(_frozen(tools)) if tools else 0
+    keys = []
+    for message in messages:
+        key = hash((key, message.get("role"), _frozen(message.get("content")), message.get("name"),
+                    _frozen(message.get("tool_calls"))))
+        keys.append(key)
+    return keys
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in: strings as they are (their hash is cached), anything else as canonical JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return repr(value)
+
+
+def billable_cached(tokens: int) -> int:
+    """The part of a remembered prefix the provider bills as cached: nothing under 1,024, then 128-token steps."""
+    if tokens < MIN_CACHED_TOKENS:
+        return 0
+    return MIN_CACHED_TOKENS + (tokens - MIN_CACHED_TOKENS) // CACHE_STEP_TOKENS * CACHE_STEP_TOKENS
+
+
+def caches_prompts(model: ModelSpec) -> bool:
+    """Only a model priced with a cached-input discount has a cache worth predicting."""
+    return model.cached_input_per_million < model.input_per_million
+
+
+class PrefixMemory:
+    """Message-prefix keys per model with their expiry, bounded: the least recently sent are forgotten first."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
+        self._expiry: OrderedDict[tuple[str, int], float] = OrderedDict()
+        self._max_entries = max_entries
+        self._clock = clock
+
+    @property
+    def empty(self) -> bool:
+        return not self._expiry
+
+    def longest(self, model: str, keys: Sequence[int]) -> int:
+        """How many leading messages of the prompt the model was sent within their time to live (0: none)."""
+        now = self._clock()
+        for index in range(len(keys) - 1, -1, -1):  # a chat resends all but the newest turn: found in a few steps
+            expires = self._expiry.get((model, keys[index]))
+            if expires is not None and expires > now:
+                return index + 1
+        return 0
+
+    def remember(self, model: str, keys: Sequence[int], ttl_s: float) -> None:
+        expires = self._clock() + ttl_s
+        for key in keys:
+            self._expiry[(model, key)] = expires
+            self._expiry.move_to_end((model, key))
+        while len(self._expiry) > self._max_entries:
+            self._expiry.popitem(last=False)
+
+
+class PromptCacheModel:
+    """The provider caches as the gateway predicts them: `sent` for pricing options, `asked` for the baseline."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
+        self.sent = PrefixMemory(max_entries, clock)
+        self.asked = PrefixMemory(max_entries, clock)
+
+    def remember(self, memory: PrefixMemory, model: ModelSpec, messages: Sequence[dict[str, Any]], tools: Any,
+                 body: dict[str, Any]) -> None:
+        """Note a prompt as sent to `model` (into `memory`), for as long as the provider keeps it."""
+        if caches_prompts(model):
+            memory.remember(model.name, prefix_keys(messages, tools), ttl_for(body))
+
+
+class PromptPrefixes:
+    """One prompt's message-prefix keys, computed at most once however many models and memories ask about it."""
+
+    def __init__(self, messages: Sequence[dict[str, Any]], tools: Any, counter: PromptCounter) -> None:
+        self.messages, self.tools, self.counter = messages, tools, counter
+        self._keys: list[int] | None = None
+
+    def cached_tokens(self, memory: PrefixMemory, model: ModelSpec) -> int:
+        """Predicted cached prompt tokens on `model` (0 for a model without a cached price)."""
+        if not caches_prompts(model) or memory.empty:
+            return 0
+        if self._keys is None:
+            self._keys = prefix_keys(self.messages, self.tools)
+        matched = memory.longest(model.name, self._keys)
+        if not matched:
+            return 0
+        counter = self.counter
+        tokens = tools_tokens(self.tools, counter) + sum(TOKENS_PER_MESSAGE + counter.count_message_body(message)
+                                                         for message in self.messages[:matched])
+        return billable_cached(tokens)
+
+
+def ttl_for(body: dict[str, Any]) -> float:
+    """How long the provider keeps the prefix: OpenAI's extended retention when the request asks for it."""
+    return EXTENDED_TTL_S if body.get("prompt_cache_retention") == "24h" else DEFAULT_TTL_S

@@ -12,21 +12,14 @@ gateway corrects the estimates online from real usage anyway.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-if "TIKTOKEN_CACHE_DIR" not in os.environ and (REPO.parent / "shared" / "tiktoken-cache").is_dir():
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(REPO.parent / "shared" / "tiktoken-cache")
-
-from gateway.accounting.tokens import counter_for_encoding  # noqa: E402
-from gateway.analysis import TASK_TYPES, analyze  # noqa: E402
+from _fit import REPO, fit_arguments, write_fit  # first: it puts the repository on the path
+from gateway.accounting.tokens import counter_for_encoding
+from gateway.analysis import TASK_TYPES, analyze
 
 TRANSFORMING = ("translation", "rewriting", "summarization", "extraction")
 OUT = REPO / "gateway" / "decision" / "answer_lengths.json"
@@ -54,11 +47,7 @@ def fit(pairs: list[tuple[int, int]], per_input: float) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path,
-                        default=Path(os.environ.get("GATEWAY_DATA_DIR", REPO.parent / "shared" / "data")))
-    parser.add_argument("--write", action="store_true", help=f"write {OUT.relative_to(REPO)}")
-    args = parser.parse_args()
+    args = fit_arguments(__doc__, OUT)
     by_task = samples(args.data)
     current = json.loads(OUT.read_text())["task_types"]
     fitted = {}
@@ -69,10 +58,8 @@ def main() -> None:
         fitted[task] = fit(pairs, share) if len(pairs) >= 5 else current[task]
         print(f"| {task} | {len(pairs)} | {fitted[task]} | {current[task]} |")
     if args.write:
-        OUT.write_text(json.dumps({"source": "bench/fit_answer_lengths.py on the replay sets (median answer "
-                                             "tokens; base + share of input for text-transforming tasks)",
-                                   "task_types": fitted}, indent=2) + "\n")
-        print(f"wrote {OUT}")
+        write_fit(OUT, {"source": "bench/fit_answer_lengths.py on the replay sets (median answer tokens; base + share "
+                                  "of input for text-transforming tasks)", "task_types": fitted})
 
 
 if __name__ == "__main__":

@@ -11,22 +11,15 @@ measured.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-if "TIKTOKEN_CACHE_DIR" not in os.environ and (REPO.parent / "shared" / "tiktoken-cache").is_dir():
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(REPO.parent / "shared" / "tiktoken-cache")
-
-from gateway.accounting.token_estimate import FEATURES, features  # noqa: E402
-from gateway.accounting.tokens import counter_for_encoding  # noqa: E402
+from _fit import REPO, fit_arguments, write_fit  # first: it puts the repository on the path
+from gateway.accounting.token_estimate import FEATURES, features
+from gateway.accounting.tokens import counter_for_encoding
 
 OUT = REPO / "gateway" / "accounting" / "token_estimate.json"
 MIN_CHARS = 200
@@ -89,11 +82,7 @@ def fit(encoding: str, texts: list[str]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path,
-                        default=Path(os.environ.get("GATEWAY_DATA_DIR", REPO.parent / "shared" / "data")))
-    parser.add_argument("--write", action="store_true", help=f"write {OUT.relative_to(REPO)}")
-    args = parser.parse_args()
+    args = fit_arguments(__doc__, OUT)
     texts = real_texts(args.data)
     result = {"source": f"bench/fit_token_estimate.py: {len(texts)} real texts of {MIN_CHARS}+ characters, fitted "
                         "on half, errors (relative, |estimate/exact - 1|) on the other half",
@@ -105,8 +94,7 @@ def main() -> None:
         print(f"| {name} | {e['n']} | {e['mean']:.1%} | {e['p95']:.1%} | {e['p99']:.1%} | "
               f"{long['mean']:.1%} / {long['p95']:.1%} | {conv['mean']:.1%} / {conv['p95']:.1%} (n={conv['n']}) |")
     if args.write:
-        OUT.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {OUT.relative_to(REPO)}")
+        write_fit(OUT, result)
 
 
 if __name__ == "__main__":

@@ -83,3 +83,19 @@ def test_decision_latency_quick_run():
         assert 900 <= row["tokens"] <= 2000 and row["messages"] >= 3
         assert row["cold_p50_ms"] > 0 and row["tiktoken_p50_ms"] > 0 and row["cold_vs_tiktoken_p50"] > 0
         assert row["cold_error_mean"] < 0.25  # the estimate is within a few percent of the exact count
+
+
+def test_fits_rerun_on_the_data_reproduce_the_shipped_files():
+    """Both fitting scripts run (dry, no `--write`), and refit from the data exactly the figures that ship."""
+    runs = {script: subprocess.run([sys.executable, f"bench/{script}"], cwd=REPO, env={**os.environ},
+                                   capture_output=True, text=True, timeout=120)
+            for script in ("fit_answer_lengths.py", "fit_token_estimate.py")}
+    for done in runs.values():
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = [line.split(" | ") for line in runs["fit_answer_lengths.py"].stdout.splitlines()[2:]]
+    assert len(rows) >= 10 and all(fitted == previous.removesuffix(" |") for _, _, fitted, previous in rows)
+    shipped = json.loads((REPO / "gateway" / "accounting" / "token_estimate.json").read_text())["encodings"]
+    printed = runs["fit_token_estimate.py"].stdout
+    for name, fitted in shipped.items():
+        e = fitted["error"]
+        assert f"| {name} | {e['n']} | {e['mean']:.1%} | {e['p95']:.1%} | {e['p99']:.1%} |" in printed

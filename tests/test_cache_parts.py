@@ -3,6 +3,8 @@ memory tier, keys, and the Redis link's behaviour when Redis is away."""
 
 from __future__ import annotations
 
+import time
+
 import orjson
 
 from gateway.cache.answer import CachedAnswer, completion_from_chunks, storable
@@ -12,6 +14,7 @@ from gateway.cache.redis_link import RedisLink
 from gateway.cache.replay import stream_events
 from gateway.config.settings import load_settings
 from gateway.server.sse import EventSplitter, event_data
+from tests.test_cache_exact import own_redis  # noqa: F401  (a fixture)
 
 
 def chunk(delta: dict, finish: str | None = None, index: int = 0) -> bytes:
@@ -94,4 +97,21 @@ async def test_redis_link_pauses_after_a_failure_and_hides_the_password(caplog):
     assert "Redis at redis://***@127.0.0.1:1/0 failed" in caplog.text and "hunter2" not in caplog.text
     now[0] = 10
     assert link.available()
+    await link.close()
+
+
+async def test_redis_link_survives_a_restart_and_still_sees_an_outage_at_once(own_redis, caplog):  # noqa: F811
+    """A pooled connection to a killed server is stale: the first call after a restart must still succeed, and
+    the one retry must not hide or slow down a real outage (a dead server refuses the retry too)."""
+    link = RedisLink(own_redis["url"], timeout_s=2.0)
+    assert await link.call(lambda client: client.set("k", b"v")) is True
+    own_redis["kill"]()
+    own_redis["restart"]()
+    assert await link.call(lambda client: client.set("k", b"w")) is True
+    assert (link.state, link.failures) == ("ok", 0)
+    own_redis["kill"]()
+    started = time.monotonic()
+    assert await link.call(lambda client: client.get("k")) is None
+    assert time.monotonic() - started < 1.0 and "failed (ConnectionError)" in caplog.text   # refused, not timed out
+    assert (link.state, link.failures) == ("degraded", 1)
     await link.close()

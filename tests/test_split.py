@@ -83,9 +83,14 @@ async def test_sdk_non_stream_merges_in_order_with_summed_usage(sim_url, gateway
 
 async def test_sdk_stream_is_one_normal_stream(sim_url, gateway_url):
     client, _ = await _client(sim_url, gateway_url)
-    stream = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
-                                                  stream_options={"include_usage": True})
-    chunks = [chunk async for chunk in stream]
+    raw = await client.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True},
+        extra_headers={"x-request-id": "req-split-stream"})
+    headers = raw.headers   # sent before any worker answered: the decision's estimate, marked as such
+    assert (headers["x-gateway-route"], headers["x-gateway-cost-basis"], headers["x-request-id"]) == (
+        "split:4", "estimate", "req-split-stream")
+    assert float(headers["x-gateway-cost-usd"]) > 0 and headers["x-gateway-model"] == "gpt-4o-mini"
+    chunks = [chunk async for chunk in raw.parse()]
     assert len({(c.id, c.model, c.created) for c in chunks}) == 1 and chunks[0].model == "gpt-4o"
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

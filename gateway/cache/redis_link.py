@@ -3,6 +3,7 @@
 Every call has a deadline (`cache.redis_timeout_ms`); a call that errors or times out returns None and the request
 goes on from memory and upstream. After a failure the link stays away for a short, growing pause (no request waits
 on a dead server), then tries again; redis-py reconnects on that next call, so recovery needs no one's help.
+A connection error is retried once within the deadline: after a Redis restart the pooled connections are stale.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import asyncio
 import logging
 import time
 from typing import Any, Awaitable, Callable, TypeVar
+
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,7 +58,7 @@ class RedisLink:
         if not self.available():
             return None
         try:
-            result = await asyncio.wait_for(operation(self.client), timeout_s or self.timeout_s)
+            result = await self._run(operation, timeout_s or self.timeout_s)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every Redis or network error means the same here: go on without it
@@ -66,6 +69,23 @@ class RedisLink:
             self.reconnects += 1
             self._pause_s = 0.0
         return result
+
+    async def _run(self, operation: Callable[[Any], Awaitable[T]], timeout_s: float) -> T:
+        """The operation, tried a second time after a connection error if the deadline allows.
+
+        A pooled connection to a server that was restarted fails at once; redis-py drops it and opens a fresh one on
+        the retry, so the restart costs no failed call (and no second "degraded" blip on /readyz). A dead server
+        refuses the retry at once too, so a real outage is still seen within the deadline. Timeouts are not retried:
+        they have already spent the deadline.
+        """
+        deadline = time.monotonic() + timeout_s
+        try:
+            return await asyncio.wait_for(operation(self.client), timeout_s)
+        except RedisConnectionError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            return await asyncio.wait_for(operation(self.client), left)
 
     def write_behind(self, operation: Callable[[Any], Awaitable[Any]]) -> None:
         """Run a write in the background: the client never waits on the shared tier (skipped while paused)."""

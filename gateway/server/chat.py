@@ -28,8 +28,9 @@ from gateway.server.cached_reply import hit_headers, hit_outcome, reply_from_cac
 from gateway.server.errors import APIError, upstream_error
 from gateway.server.ingress import ClientIdentity, authenticate, read_chat_request, upstream_api_key
 from gateway.server.split_path import respond_split
-from gateway.server.state import REQUEST_ID, STATE, GatewayState
-from gateway.server.stream_relay import StreamResult, finish_stream, open_client_stream, relay_stream
+from gateway.server.state import STATE, GatewayState
+from gateway.server.stream_relay import (StreamResult, estimate_headers, finish_stream, open_client_stream,
+                                         relay_stream)
 from gateway.server.validation import ChatRequest
 from gateway.upstream.retry import CIRCUIT_OPEN, may_fall_back
 
@@ -172,9 +173,7 @@ async def _stream(http_request: web.Request, state: GatewayState, request: ChatR
     upstream = await state.upstream.open_stream(plan.provider, "/chat/completions", plan.upstream_body,
                                                 api_key=api_key, model=_breaker_key(plan, breaker))
     estimate = Usage(decision.choice.prompt_tokens, decision.choice.output_tokens, 0, estimated=True)
-    headers = {**outcome_for(plan, estimate).headers(), "x-gateway-cost-basis": "estimate",
-               "x-request-id": http_request[REQUEST_ID]}
-    client = await open_client_stream(http_request, headers)
+    client = await open_client_stream(http_request, estimate_headers(http_request, outcome_for(plan, estimate)))
     result = await relay_stream(client, upstream, plan)
     if result.completed:
         outcome = outcome_for(plan, result.usage)

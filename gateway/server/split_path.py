@@ -33,8 +33,8 @@ from gateway.orchestrator.workers import PartAnswer, PartFailed, Target, WorkerP
 from gateway.server.errors import upstream_error
 from gateway.server.ingress import upstream_api_key
 from gateway.server.sse import DONE, comment_event, error_event
-from gateway.server.state import REQUEST_ID, GatewayState
-from gateway.server.stream_relay import COST_COMMENT, open_client_stream
+from gateway.server.state import GatewayState
+from gateway.server.stream_relay import COST_COMMENT, estimate_headers, open_client_stream
 
 if TYPE_CHECKING:
     from gateway.server.chat import DecidedRequest
@@ -89,7 +89,7 @@ async def _complete(http_request: web.Request, state: GatewayState, decided: "De
 
 async def _stream(http_request: web.Request, state: GatewayState, decided: "DecidedRequest", plan: SplitPlan,
                   pool: WorkerPool, ticket: CacheTicket) -> web.StreamResponse:
-    out = _LazyStream(http_request, _estimate_headers(http_request, decided),
+    out = _LazyStream(http_request, estimate_headers(http_request, _estimate(decided)),
                       ChunkWriter(decided.request.model, decided.request.include_usage))
     first = plan.parts[0].heading
 
@@ -177,13 +177,12 @@ def _record(state: GatewayState, decided: "DecidedRequest", plan: SplitPlan, cal
     return outcome
 
 
-def _estimate_headers(http_request: web.Request, decided: "DecidedRequest") -> dict[str, str]:
-    """Stream headers leave before any worker answers: the decision's estimate, marked as such."""
+def _estimate(decided: "DecidedRequest") -> Outcome:
+    """The decision's estimate of the split, for the stream headers (they leave before any worker answers)."""
     choice, baseline = decided.decision.choice, decided.decision.baseline
-    estimate = Outcome(f"split:{choice.workers}", (choice.model.name,), "miss",
-                       Usage(choice.prompt_tokens, choice.output_tokens, 0, True), choice.cost_usd,
-                       baseline.cost_usd, {}, decided.decision.match.rule_name)
-    return {**estimate.headers(), "x-gateway-cost-basis": "estimate", "x-request-id": http_request[REQUEST_ID]}
+    return Outcome(f"split:{choice.workers}", (choice.model.name,), "miss",
+                   Usage(choice.prompt_tokens, choice.output_tokens, 0, True), choice.cost_usd, baseline.cost_usd, {},
+                   decided.decision.match.rule_name)
 
 
 class _LazyStream:

@@ -19,9 +19,11 @@ from aiohttp import web
 
 from gateway.accounting.cost import Usage, usage_from_openai
 from gateway.accounting.estimate import estimate_usage
+from gateway.accounting.outcome import Outcome
 from gateway.decision.plan import Plan
 from gateway.server.errors import APIError, upstream_error
 from gateway.server.sse import DONE, EventSplitter, comment_event, error_event, event_data
+from gateway.server.state import REQUEST_ID
 from gateway.upstream.client import stream_chunks, stream_timeout, transport_error
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,12 @@ class _RelayState:
 class _StreamFailure(Exception):
     def __init__(self, error: APIError):
         self.error = error
+
+
+def estimate_headers(http_request: web.Request, estimate: Outcome) -> dict[str, str]:
+    """A stream's headers leave before the answer exists, so they report an estimate and say so (the exact figures
+    follow in the cost comment); they carry the request id too, as the middleware cannot add it once sent."""
+    return {**estimate.headers(), "x-gateway-cost-basis": "estimate", "x-request-id": http_request[REQUEST_ID]}
 
 
 async def open_client_stream(http_request: web.Request, headers: dict[str, str]) -> web.StreamResponse:

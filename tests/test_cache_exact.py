@@ -78,8 +78,9 @@ async def test_stream_is_stored_and_replayed_as_a_valid_stream(stack):
     live = [chunk async for chunk in await client.chat.completions.create(**CHAT, stream=True)]
     live_text = "".join(c.choices[0].delta.content or "" for c in live if c.choices)
     raw = await client.chat.completions.with_raw_response.create(**CHAT, stream=True,
-                                                                 stream_options={"include_usage": True})
-    assert raw.headers["x-gateway-cache"] == "exact"
+                                                                 stream_options={"include_usage": True},
+                                                                 extra_headers={"x-request-id": "replayed-1"})
+    assert raw.headers["x-gateway-cache"] == "exact" and raw.headers["x-request-id"] == "replayed-1"
     chunks = [chunk async for chunk in raw.parse()]
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == live_text
     assert chunks[0].choices[0].delta.role == "assistant"

@@ -13,7 +13,7 @@ from gateway.config.settings import Settings
 from gateway.limits.hooks import stamp_rate_headers
 from gateway.server import dashboard, endpoints, metrics
 from gateway.server.chat import chat_completions
-from gateway.server.middleware import openai_errors
+from gateway.server.middleware import openai_errors, stamp_request_id
 from gateway.server.state import STATE, GatewayState
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", endpoints.healthz)
     app.router.add_get("/readyz", endpoints.readyz)
     app.on_response_prepare.append(stamp_rate_headers)
+    app.on_response_prepare.append(stamp_request_id)
     app.on_startup.append(_start)
     app.on_cleanup.append(_stop)
     return app

@@ -173,7 +173,7 @@ async def _stream(http_request: web.Request, state: GatewayState, request: ChatR
     upstream = await state.upstream.open_stream(plan.provider, "/chat/completions", plan.upstream_body,
                                                 api_key=api_key, model=_breaker_key(plan, breaker))
     estimate = Usage(decision.choice.prompt_tokens, decision.choice.output_tokens, 0, estimated=True)
-    client = await open_client_stream(http_request, estimate_headers(http_request, outcome_for(plan, estimate)))
+    client = await open_client_stream(http_request, estimate_headers(outcome_for(plan, estimate)))
     result = await relay_stream(client, upstream, plan)
     if result.completed:
         outcome = outcome_for(plan, result.usage)

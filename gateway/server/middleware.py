@@ -46,7 +46,13 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
     except Exception:
         log.exception("request %s failed", request_id)
         response = internal_error(request_id).to_response()
-    if not response.prepared:
-        response.headers["x-request-id"] = request_id
     timing.finish(request, response)
     return response
+
+
+async def stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response, streams included: a stream's headers leave from inside the handler, before the middleware
+    sees its response, and this signal runs just before any response's headers are sent."""
+    request_id = request.get(REQUEST_ID)
+    if request_id:
+        response.headers["x-request-id"] = request_id

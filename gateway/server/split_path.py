@@ -89,7 +89,7 @@ async def _complete(http_request: web.Request, state: GatewayState, decided: "De
 
 async def _stream(http_request: web.Request, state: GatewayState, decided: "DecidedRequest", plan: SplitPlan,
                   pool: WorkerPool, ticket: CacheTicket) -> web.StreamResponse:
-    out = _LazyStream(http_request, estimate_headers(http_request, _estimate(decided)),
+    out = _LazyStream(http_request, estimate_headers(_estimate(decided)),
                       ChunkWriter(decided.request.model, decided.request.include_usage))
     first = plan.parts[0].heading
 

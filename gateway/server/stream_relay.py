@@ -23,7 +23,6 @@ from gateway.accounting.outcome import Outcome
 from gateway.decision.plan import Plan
 from gateway.server.errors import APIError, upstream_error
 from gateway.server.sse import DONE, EventSplitter, comment_event, error_event, event_data
-from gateway.server.state import REQUEST_ID
 from gateway.upstream.client import stream_chunks, stream_timeout, transport_error
 
 log = logging.getLogger(__name__)
@@ -58,10 +57,10 @@ class _StreamFailure(Exception):
         self.error = error
 
 
-def estimate_headers(http_request: web.Request, estimate: Outcome) -> dict[str, str]:
+def estimate_headers(estimate: Outcome) -> dict[str, str]:
     """A stream's headers leave before the answer exists, so they report an estimate and say so (the exact figures
-    follow in the cost comment); they carry the request id too, as the middleware cannot add it once sent."""
-    return {**estimate.headers(), "x-gateway-cost-basis": "estimate", "x-request-id": http_request[REQUEST_ID]}
+    follow in the cost comment)."""
+    return {**estimate.headers(), "x-gateway-cost-basis": "estimate"}
 
 
 async def open_client_stream(http_request: web.Request, headers: dict[str, str]) -> web.StreamResponse:

@@ -115,3 +115,15 @@ async def test_redis_link_survives_a_restart_and_still_sees_an_outage_at_once(ow
     assert time.monotonic() - started < 1.0 and "failed (ConnectionError)" in caplog.text   # refused, not timed out
     assert (link.state, link.failures) == ("degraded", 1)
     await link.close()
+
+
+async def test_an_operation_that_must_not_run_twice_is_never_retried(own_redis):  # noqa: F811
+    """A budget script could run twice if a connection broke after the server ran it: such calls fail instead."""
+    link = RedisLink(own_redis["url"], timeout_s=2.0)
+    assert await link.call(lambda client: client.incr("n"), idempotent=False) == 1
+    own_redis["kill"]()
+    own_redis["restart"]()
+    assert await link.call(lambda client: client.incr("n"), idempotent=False) is None  # the stale connection's error
+    assert (link.state, link.failures) == ("degraded", 1)
+    assert await link.ping() and await link.call(lambda client: client.exists("n")) == 0  # it never ran
+    await link.close()

@@ -53,12 +53,14 @@ class RedisLink:
     def available(self) -> bool:
         return self.configured and self._clock() >= self._retry_at
 
-    async def call(self, operation: Callable[[Any], Awaitable[T]], timeout_s: float | None = None) -> T | None:
-        """Run `operation(client)` within the deadline; None when Redis is absent, paused, slow or failing."""
+    async def call(self, operation: Callable[[Any], Awaitable[T]], timeout_s: float | None = None,
+                   idempotent: bool = True) -> T | None:
+        """Run `operation(client)` within the deadline; None when Redis is absent, paused, slow or failing.
+        `idempotent=False` for an operation that must not run twice (a budget script): it is never retried."""
         if not self.available():
             return None
         try:
-            result = await self._run(operation, timeout_s or self.timeout_s)
+            result = await self._run(operation, timeout_s or self.timeout_s, idempotent)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every Redis or network error means the same here: go on without it
@@ -70,20 +72,22 @@ class RedisLink:
             self._pause_s = 0.0
         return result
 
-    async def _run(self, operation: Callable[[Any], Awaitable[T]], timeout_s: float) -> T:
+    async def _run(self, operation: Callable[[Any], Awaitable[T]], timeout_s: float, retry: bool) -> T:
         """The operation, tried a second time after a connection error if the deadline allows.
 
         A pooled connection to a server that was restarted fails at once; redis-py drops it and opens a fresh one on
         the retry, so the restart costs no failed call (and no second "degraded" blip on /readyz). A dead server
         refuses the retry at once too, so a real outage is still seen within the deadline. Timeouts are not retried:
-        they have already spent the deadline.
+        they have already spent the deadline. Nor is an operation that is not idempotent: a connection that breaks
+        after the server ran the command but before its reply came back would run it twice (a budget reserved or
+        spent twice).
         """
         deadline = time.monotonic() + timeout_s
         try:
             return await asyncio.wait_for(operation(self.client), timeout_s)
         except RedisConnectionError:
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or not retry:
                 raise
             return await asyncio.wait_for(operation(self.client), left)
 

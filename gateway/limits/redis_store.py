@@ -114,7 +114,8 @@ class RedisLimitStore:
         args = [limits.budget.usd if limits.budget else -1, ask.usd, ask.period_ttl_s,
                 limits.requests_per_minute or -1, limits.tokens_per_minute or -1, ask.tokens, WINDOW_S * 1000,
                 _hold(ask), self.hold_ms]
-        reply = await self.link.call(lambda client: script(keys=list(self._keys(ask)), args=args, client=client))
+        reply = await self.link.call(lambda client: script(keys=list(self._keys(ask)), args=args, client=client),
+                                     idempotent=False)
         if reply is None:
             return None
         refused, requests, requests_ms, tokens, tokens_ms, spent, reserved, expired = reply
@@ -127,8 +128,8 @@ class RedisLimitStore:
         script = self._scripts()[1]
         args = [ask.usd, usd if ask.limits.budget else 0.0, ask.period_ttl_s,
                 (tokens - ask.tokens) if ask.limits.tokens_per_minute else 0, _hold(ask)]
-        return await self.link.call(lambda client: script(keys=[budget, tpm, holds], args=args,
-                                                          client=client)) is not None
+        return await self.link.call(lambda client: script(keys=[budget, tpm, holds], args=args, client=client),
+                                    idempotent=False) is not None
 
 
 def _hold(ask: Ask) -> str:

@@ -137,3 +137,10 @@ async def test_context_saving_is_priced_at_what_the_provider_would_have_cached(t
     async with httpx.AsyncClient() as http:
         stats = (await http.get(gateway.removesuffix("/v1") + "/v1/gateway/stats")).json()
     assert stats["total"]["saved_by"]["context"] > 0
+
+
+def test_an_evicted_model_is_forgotten_whole():
+    memory = PrefixMemory(max_entries=2)
+    memory.remember("a", [1], 60)
+    memory.remember("b", [2, 3], 60)
+    assert not memory.knows("a") and memory.knows("b") and memory.longest("b", [2, 3]) == 2

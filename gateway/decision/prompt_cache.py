@@ -71,12 +71,12 @@ class PrefixMemory:
 
     def __init__(self, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
         self._expiry: OrderedDict[tuple[str, int], float] = OrderedDict()
+        self._per_model: dict[str, int] = {}  # entries per model: a model never sent to costs no hashing at all
         self._max_entries = max_entries
         self._clock = clock
 
-    @property
-    def empty(self) -> bool:
-        return not self._expiry
+    def knows(self, model: str) -> bool:
+        return model in self._per_model
 
     def longest(self, model: str, keys: Sequence[int]) -> int:
         """How many leading messages of the prompt the model was sent within their time to live (0: none)."""
@@ -90,10 +90,15 @@ class PrefixMemory:
     def remember(self, model: str, keys: Sequence[int], ttl_s: float) -> None:
         expires = self._clock() + ttl_s
         for key in keys:
+            if (model, key) not in self._expiry:
+                self._per_model[model] = self._per_model.get(model, 0) + 1
             self._expiry[(model, key)] = expires
             self._expiry.move_to_end((model, key))
         while len(self._expiry) > self._max_entries:
-            self._expiry.popitem(last=False)
+            (evicted, _), _ = self._expiry.popitem(last=False)
+            self._per_model[evicted] -= 1
+            if not self._per_model[evicted]:
+                del self._per_model[evicted]
 
 
 class PromptCacheModel:
@@ -119,7 +124,7 @@ class PromptPrefixes:
 
     def cached_tokens(self, memory: PrefixMemory, model: ModelSpec) -> int:
         """Predicted cached prompt tokens on `model` (0 for a model without a cached price)."""
-        if not caches_prompts(model) or memory.empty:
+        if not caches_prompts(model) or not memory.knows(model.name):
             return 0
         if self._keys is None:
             self._keys = prefix_keys(self.messages, self.tools)

@@ -83,10 +83,10 @@ class DecisionEngine:
                splittable: bool = True, tools: list[dict] | None = None) -> Decision:
         actions = match.actions
         output = self.lengths.expected(analysis.task_type, analysis.tokens.last_user, max_tokens) * n
-        asked, sent = PromptPrefixes(messages, tools, counter), self.prompt_cache.sent
-        baseline_cached = asked.cached_tokens(self.prompt_cache.asked, requested)
+        full, sent = PromptPrefixes(messages, tools, counter), self.prompt_cache.sent
+        baseline_cached = full.cached_tokens(self.prompt_cache.asked, requested)
         main = _priced("main", requested, analysis.tokens.total, output, True, "the request as asked",
-                       cached=asked.cached_tokens(sent, requested))
+                       cached=full.cached_tokens(sent, requested))
         split = self._split_option(analysis, actions, messages, counter, max_tokens, main, splittable and n == 1)
         if analysis.confidence < actions.min_confidence:  # unsure of the task: as asked, unless it surely splits
             note = f"analysis confidence {analysis.confidence:.2f} < {actions.min_confidence:.2f}: run as asked"
@@ -96,7 +96,7 @@ class DecisionEngine:
             return Decision(analysis, match, requested, (main,), main, (note,), messages, baseline_cached)
         models = self._candidates(analysis, actions, requested, output)
         options = [main] + [_priced("routed", model, analysis.tokens.total, output, ok, note,
-                                    cached=asked.cached_tokens(sent, model)) for model, ok, note in models]
+                                    cached=full.cached_tokens(sent, model)) for model, ok, note in models]
         context = self._minimized(analysis, actions, messages, counter)
         if context is not None:
             prompt = analysis.tokens.total - context.removed_tokens

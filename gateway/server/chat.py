@@ -172,7 +172,8 @@ async def _stream(http_request: web.Request, state: GatewayState, request: ChatR
     follow in an SSE comment just before `[DONE]` and in the ledger."""
     upstream = await state.upstream.open_stream(plan.provider, "/chat/completions", plan.upstream_body,
                                                 api_key=api_key, model=_breaker_key(plan, breaker))
-    estimate = Usage(decision.choice.prompt_tokens, decision.choice.output_tokens, 0, estimated=True)
+    choice = decision.choice
+    estimate = Usage(choice.prompt_tokens, choice.output_tokens, choice.cached_tokens, estimated=True)
     client = await open_client_stream(http_request, estimate_headers(outcome_for(plan, estimate)))
     result = await relay_stream(client, upstream, plan)
     if result.completed:

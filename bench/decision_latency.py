@@ -115,6 +115,8 @@ def measure(state: GatewayState, users: list[str], answers: list[str], size: int
         counter.settle()
         cold.append(timed_decision(state, request, requested, loop))
         decision = state.decider.decide(request, requested, Caller())
+        state.decider.remember_asked(request, requested)  # what the chat path records, so the next turn's
+        state.decider.remember_sent(requested, messages, request)  # prompt-cache lookups find its prefix
         errors.append(abs(decision.analysis.tokens.total / counter.count_messages(messages) - 1))
         lengths.append(len(messages))
         counter.settle()

@@ -121,6 +121,7 @@ class PromptPrefixes:
     def __init__(self, messages: Sequence[dict[str, Any]], tools: Any, counter: PromptCounter) -> None:
         self.messages, self.tools, self.counter = messages, tools, counter
         self._keys: list[int] | None = None
+        self._ends: list[int] | None = None  # prompt tokens up to the end of each message
 
     def cached_tokens(self, memory: PrefixMemory, model: ModelSpec) -> int:
         """Predicted cached prompt tokens on `model` (0 for a model without a cached price)."""
@@ -129,12 +130,14 @@ class PromptPrefixes:
         if self._keys is None:
             self._keys = prefix_keys(self.messages, self.tools)
         matched = memory.longest(model.name, self._keys)
-        if not matched:
-            return 0
-        counter = self.counter
-        tokens = tools_tokens(self.tools, counter) + sum(TOKENS_PER_MESSAGE + counter.count_message_body(message)
-                                                         for message in self.messages[:matched])
-        return billable_cached(tokens)
+        return billable_cached(self._token_ends()[matched - 1]) if matched else 0
+
+    def _token_ends(self) -> list[int]:
+        if self._ends is None:
+            total, counter = tools_tokens(self.tools, self.counter), self.counter
+            self._ends = [total := total + TOKENS_PER_MESSAGE + counter.count_message_body(message)
+                          for message in self.messages]
+        return self._ends
 
 
 def ttl_for(body: dict[str, Any]) -> float:

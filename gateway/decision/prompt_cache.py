@@ -30,7 +30,7 @@ MIN_CACHED_TOKENS = 1024
 CACHE_STEP_TOKENS = 128
 DEFAULT_TTL_S = 300.0          # "5 to 10 minutes of inactivity" (OpenAI): the short end, so claims stay modest
 EXTENDED_TTL_S = 24 * 3600.0   # a request with `prompt_cache_retention: "24h"`
-MAX_ENTRIES = 200_000          # message-prefix keys remembered per memory (~25 MB at most)
+MAX_ENTRIES = 100_000          # message-prefix keys remembered per memory (~22 MB at most: ~220 bytes each)
 
 
 def prefix_keys(messages: Sequence[dict[str, Any]], tools: Any) -> list[int]:

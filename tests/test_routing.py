@@ -68,14 +68,19 @@ def test_risk_zero_keeps_the_premium_and_risk_one_takes_the_cheapest(router):
         assert router.choose(prompt, CANDIDATES, "gpt-4o", 1.0).model == "gpt-4.1-nano"
 
 
-def test_more_risk_never_picks_a_pricier_model(router):
-    rng = random.Random(7)
-    for prompt in PROMPTS:
-        for _ in range(20):
-            cands = [Candidate(c.name, c.tier, rng.uniform(0.1, 10.0)) for c in CANDIDATES]
+def assert_more_risk_never_pricier(router, prompts, candidates, seed: int, trials: int, steps: int) -> None:
+    """The knob is monotone: over random prices and premiums, a higher quality_risk never picks a pricier model."""
+    rng = random.Random(seed)
+    for prompt in prompts:
+        for _ in range(trials):
+            cands = [Candidate(c.name, c.tier, rng.uniform(0.1, 10.0)) for c in candidates]
             premium = rng.choice(cands).name
-            prices = [router.choose(prompt, cands, premium, r).price for r in np.linspace(0, 1, 41)]
+            prices = [router.choose(prompt, cands, premium, r).price for r in np.linspace(0, 1, steps)]
             assert all(b <= a for a, b in zip(prices, prices[1:])), (prompt, cands, premium, prices)
+
+
+def test_more_risk_never_picks_a_pricier_model(router):
+    assert_more_risk_never_pricier(router, PROMPTS, CANDIDATES, seed=7, trials=20, steps=41)
 
 
 def test_hard_math_proof_is_harder_than_a_capital_question(router):

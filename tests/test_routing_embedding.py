@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from gateway.routing import quality
 from gateway.routing.quality import EMBEDDING_PARAMS_FILE
 from tests.test_decision import decide
 from tests.test_policy import analysis
+from tests.test_routing import assert_more_risk_never_pricier
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL_DIR = os.environ.get("GATEWAY_MODEL_DIR")
@@ -83,13 +83,7 @@ def test_with_the_model_the_embedding_router_loads_and_scores(monkeypatch):
 
 
 def test_more_risk_never_picks_a_pricier_model(router):
-    rng = random.Random(3)
-    for prompt in PROMPTS:
-        for _ in range(10):
-            cands = [Candidate(c.name, c.tier, rng.uniform(0.1, 10.0)) for c in CANDIDATES]
-            premium = rng.choice(cands).name
-            prices = [router.choose(prompt, cands, premium, r).price for r in np.linspace(0, 1, 21)]
-            assert all(b <= a for a, b in zip(prices, prices[1:])), (prompt, premium, prices)
+    assert_more_risk_never_pricier(router, PROMPTS, CANDIDATES, seed=3, trials=10, steps=21)
 
 
 def test_choose_and_the_matrix_agree_and_explain(router):

@@ -59,27 +59,31 @@ async def test_a_first_byte_past_its_timeout_is_retried_then_falls_back(sim_url,
     assert 'gateway_upstream_retries_total{code="upstream_timeout"} 2' in metrics
 
 
-async def test_a_stream_that_goes_silent_ends_with_an_error_event(sim_url, gateway_url, tmp_path):
+async def streamed(sim_url, gateway_url, tmp_path, setting: str, tps: str) -> tuple[str, int, list[str], dict]:
+    """A stream through a gateway whose gpt-4o has `setting`, from a simulator at `tps` tokens/s: (sim URL, status,
+    SSE data lines, the error object of the last event, or {} when it is not one)."""
     sim = await sim_url()
-    gateway = await gateway_url(sim, config(tmp_path, "    stream_idle_timeout_s: 0.3\n"))
+    gateway = await gateway_url(sim, config(tmp_path, f"    {setting}\n"))
     async with httpx.AsyncClient(timeout=20) as http:
-        response = await http.post(gateway + "/chat/completions", json=chat(True, sim_tps="4"))  # ~1 s per chunk
+        response = await http.post(gateway + "/chat/completions", json=chat(True, sim_tps=tps))
     data = events(response.text)
-    assert response.status_code == 200 and data[-1] != "[DONE]"
+    last = httpx.Response(200, content=data[-1]).json() if data[-1] != "[DONE]" else {}
+    return sim, response.status_code, data, last.get("error", {})
+
+
+async def test_a_stream_that_goes_silent_ends_with_an_error_event(sim_url, gateway_url, tmp_path):
+    sim, status, data, error = await streamed(sim_url, gateway_url, tmp_path, "stream_idle_timeout_s: 0.3",
+                                              "4")  # ~1 s per chunk
+    assert status == 200 and data[-1] != "[DONE]"
     assert '"role":"assistant"' in data[0].replace(" ", "")          # the first chunk reached the client...
-    error = httpx.Response(200, content=data[-1]).json()["error"]    # ...then the silence ended the stream
+    # ...then the silence ended the stream
     assert error["code"] == "upstream_timeout" and "went silent for more than 0.3 s" in error["message"]
     assert await upstream_models(sim) == ["gpt-4o"]                  # after the first byte: never retried
 
 
 async def test_a_stream_past_its_total_timeout_ends_with_an_error_event(sim_url, gateway_url, tmp_path):
-    sim = await sim_url()
-    gateway = await gateway_url(sim, config(tmp_path, "    stream_timeout_s: 0.5\n"))
-    async with httpx.AsyncClient(timeout=20) as http:
-        response = await http.post(gateway + "/chat/completions", json=chat(True, sim_tps="40"))  # ~1 s in all
-    data = events(response.text)
+    _, _, data, error = await streamed(sim_url, gateway_url, tmp_path, "stream_timeout_s: 0.5", "40")  # ~1 s in all
     assert len(data) > 2 and data[-1] != "[DONE]"                     # chunks came steadily, then the deadline
-    error = httpx.Response(200, content=data[-1]).json()["error"]
     assert error["code"] == "upstream_timeout" and "ran past its stream timeout (0.5 s)" in error["message"]
 
 

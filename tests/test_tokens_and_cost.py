@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from gateway.accounting.cost import Usage, cost_usd, format_usd, usage_from_openai
-from gateway.accounting.tokens import EXACT_CHARS_PER_REQUEST, counter_for_encoding, encoding_name_for_model
+from gateway.accounting.tokens import (EXACT_CHARS_PER_REQUEST, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, counter_for_encoding,
+                                      encoding_name_for_model)
+from gateway.analysis.tokens import count_parts, turn_index
 from gateway.config.settings import load_settings
 
 
@@ -105,6 +107,30 @@ def test_a_tally_estimates_unseen_long_text_within_the_measured_bound_then_learn
         assert abs(tally.count(text) / counter._encode_len(text) - 1) <= tally.error_bound
     again = counter.tally()
     assert again.count_messages(messages) == exact_total and again.estimated == 0
+
+
+def test_the_batched_estimate_equals_the_one_by_one_estimate():
+    estimator = counter_for_encoding("o200k_base")._estimator
+    if estimator is None:
+        pytest.skip("no fitted estimate for this tokenizer")
+    texts = _long_texts(30) + ["Short.", "ein Satz mit Umlauten: äöü, 3 Zahlen 1 2 3", "  a  b\n\n c ", "x" * 5000]
+    assert estimator.estimate_many(texts) == [estimator.estimate(text) for text in texts]
+
+
+def test_a_prepared_tally_counts_parts_as_one_that_counts_message_by_message():
+    """`count_parts` prepares its tally (one batched pass); the totals and the estimated share must not change."""
+    counter = counter_for_encoding("o200k_base")
+    texts = [f"{text} (prepared tally test)" for text in _long_texts(12)]
+    messages = [{"role": "system", "content": "Be brief (prepared tally test)."}]
+    messages += [{"role": "user" if i % 2 == 0 else "assistant", "content": text} for i, text in enumerate(texts)]
+    messages += [{"role": "user", "content": [{"type": "text", "text": texts[0]}]}, {"role": "user", "content": ""}]
+    one_by_one = counter.tally()
+    expected = [TOKENS_PER_MESSAGE + one_by_one.count_message_body(message) for message in messages]
+    prepared = counter.tally()
+    parts = count_parts(messages, None, prepared, turn_index(messages))
+    assert parts.total == sum(expected) + REPLY_PRIMING_TOKENS
+    assert prepared.estimated == one_by_one.estimated > 0
+    assert sorted(prepared._to_count) == sorted(one_by_one._to_count)
 
 
 def test_a_tally_counts_short_new_text_exactly_and_reports_no_estimate():

@@ -88,6 +88,9 @@ class PromptCounter:
     def count(self, text: str) -> int:
         raise NotImplementedError
 
+    def prepare(self, messages: Iterable[dict[str, Any]]) -> None:
+        """A hint that these messages are about to be counted (a `Tally` estimates their unseen text at once)."""
+
     def count_messages(self, messages: Iterable[dict[str, Any]]) -> int:
         """Prompt tokens of a chat request's messages, framed the way the chat API bills them."""
         total = REPLY_PRIMING_TOKENS
@@ -183,6 +186,7 @@ class TokenCounter(PromptCounter):
     _cache: _CountCache = field(default_factory=_CountCache, repr=False, compare=False)
     _estimator: TokenEstimator | None = field(default=None, repr=False, compare=False)
     _backfill: _Backfill | None = field(default=None, repr=False, compare=False)
+    _roles: dict[Any, int] = field(default_factory=dict, repr=False, compare=False)
 
     def count(self, text: str) -> int:
         if not text:
@@ -191,6 +195,13 @@ class TokenCounter(PromptCounter):
         if count is None:
             count = self._encode_len(text)
             self._cache.put(text, count)
+        return count
+
+    def role_tokens(self, role: Any) -> int:
+        """A role name's count, from a small map of its own: a handful of roles are counted in every message."""
+        count = self._roles.get(role)
+        if count is None:
+            count = self._roles[role] = self.count(str(role or ""))
         return count
 
     def tally(self, budget: int = EXACT_CHARS_PER_REQUEST) -> "Tally":
@@ -236,6 +247,32 @@ class Tally(PromptCounter):
         count = super().count_message_body(message)
         self._bodies[id(message)] = (count, self.estimated - before)
         return count
+
+    def prepare(self, messages: Iterable[dict[str, Any]]) -> None:
+        """Count the bodies of the common messages, {role, content} with text, in one pass before anyone asks:
+        per message a role lookup and a cache lookup, and every text `count` would have estimated one at a time
+        (unknown to the cache, beyond the exact budget) estimated together in one vectorized pass."""
+        counter, bodies = self.counter, self._bodies
+        cached, estimator = counter._cache.get, counter._estimator
+        unseen: list[dict[str, Any]] = []
+        for message in messages:
+            text = message.get("content")
+            if len(message) != 2 or type(text) is not str or id(message) in bodies:
+                continue
+            count = cached(text) if text else 0
+            if count is None:
+                if estimator is not None and len(text) > self._budget:
+                    unseen.append(message)
+                    continue
+                self._budget -= len(text)
+                count = counter.count(text)
+            bodies[id(message)] = (counter.role_tokens(message.get("role")) + count, 0)
+        if unseen:
+            texts = [message["content"] for message in unseen]
+            for message, text, guess in zip(unseen, texts, estimator.estimate_many(texts)):
+                self._guesses[(hash(text), len(text))] = guess
+                self._to_count.append(text)
+                bodies[id(message)] = (counter.role_tokens(message.get("role")) + guess, guess)
 
     @property
     def error_bound(self) -> float:

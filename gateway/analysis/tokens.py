@@ -43,6 +43,7 @@ def count_parts(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | No
     """Split the billed prompt tokens into parts; `turn` is the index where the last turn starts."""
     system = history = last = 0
     estimated_before = counter.estimated
+    counter.prepare(messages)
     for index, message in enumerate(messages):
         tokens = TOKENS_PER_MESSAGE + counter.count_message_body(message)
         if message.get("role") in SYSTEM_ROLES:

@@ -16,6 +16,7 @@ from gateway.orchestrator.context import minimize, split_turns
 from gateway.policy.loader import Catalog, load_policy_text
 from gateway.policy.matcher import RequestFacts, match
 from gateway.policy.schema import ContextPolicy
+from gateway.routing.quality import MAX_SAVING_SCALE, reference_cost
 from gateway.server.validation import validate_chat_request
 from tests.test_policy import analysis
 
@@ -53,11 +54,26 @@ def test_auto_takes_the_cheapest_trusted_model():
 
 
 def test_untrusted_tiers_are_not_taken():
-    decision = decide("defaults: {route: auto, quality_risk: 0.04}")   # threshold 0.96: economy (0.95) fails
+    decision = decide("defaults: {route: auto, quality_risk: 0.04}")   # economy loses 0.05, more than it may
     assert decision.choice.model.tier in ("standard", "premium")
     economy = [o for o in decision.options if o.kind == "routed" and o.model.tier == "economy"]
     assert economy and not any(o.allowed for o in economy)
-    assert all("not trusted: adequacy 0.95 vs 0.96" in o.note for o in economy)
+    for option in economy:
+        saving = (decision.baseline.cost_usd - option.cost_usd) / reference_cost(2.5, 10.0)  # gpt-4o's prices
+        allowance = 0.04 / 0.96 * min(saving, MAX_SAVING_SCALE)
+        assert allowance < 0.05 and f"not trusted: adequacy 0.95, expected loss 0.05 vs {allowance:.2f}" in option.note
+
+
+def test_a_request_that_saves_more_may_risk_more():
+    """quality_risk is spent per money saved: an economy model (expected loss 0.05) is not trusted with a short
+    question but is with a long document (forty times the saving), and with neither at quality_risk 0."""
+    policy = "defaults: {route: auto, quality_risk: 0.02}"
+    short = decide(policy, a=analysis(tokens=TokenCounts(10, 0, 20, 0)))
+    long = decide(policy, a=analysis(tokens=TokenCounts(10, 0, 12_000, 0)))
+    assert short.choice.model.tier != "economy"
+    assert long.choice.kind == "routed" and long.choice.model.tier == "economy"
+    never = decide(policy.replace("0.02", "0"), a=analysis(tokens=TokenCounts(10, 0, 12_000, 0)))
+    assert never.choice.model.tier != "economy"
 
 
 def test_quality_floor_and_as_requested():

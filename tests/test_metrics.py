@@ -3,6 +3,8 @@ that stay bounded (route templates, catalog models, configured providers; never 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -53,9 +55,22 @@ async def traffic(gateway: str) -> None:
         assert (await http.get(gateway + "/no/such/path/req_abc123")).status_code == 404
 
 
+# The shipped default policy with one rule first: the failing request goes to a model the operator names (taken on
+# the operator's word), so a routed failure and its fallback to the model asked for are both counted.
+FAILING_ROUTED = """rules:
+  - name: failing-request-routed
+    when: {metadata: {sim_fault: "500"}}
+    then: {route: {model: gpt-4o-mini}}
+"""
+
+
 @pytest.fixture
-async def metrics(sim_url, gateway_url) -> dict:
-    gateway = await gateway_url(await sim_url(), "policies:\n  default: default\n",
+async def metrics(sim_url, gateway_url, tmp_path) -> dict:
+    shipped = (Path(__file__).resolve().parents[1] / "gateway" / "policies" / "default.yaml").read_text()
+    policy = shipped.replace("name: default", "name: metrics", 1).replace("rules:\n", FAILING_ROUTED, 1)
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "metrics.yaml").write_text(policy)
+    gateway = await gateway_url(await sim_url(), f"policies:\n  paths: [{tmp_path / 'policies'}]\n  default: metrics\n",
                                 environ={"OPENAI_API_KEY": "sk-test"}, policy=None)
     await traffic(gateway)
     async with httpx.AsyncClient() as http:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Protocol, Sequence
 
+import numpy as np
+
 from gateway.accounting.tokens import PromptCounter
 from gateway.analysis.types import Analysis
 from gateway.config.settings import TIERS, ModelSpec, Settings
@@ -22,6 +24,7 @@ from gateway.decision.prompt_cache import PromptCacheModel, PromptPrefixes
 from gateway.orchestrator.context import MinimizedContext, minimize
 from gateway.orchestrator.split_plan import SplitPlan, plan_split
 from gateway.policy.schema import Actions, Match
+from gateway.routing.quality import allowed_loss, reference_cost
 
 _PER_MILLION = 1_000_000
 
@@ -94,9 +97,9 @@ class DecisionEngine:
                 return Decision(analysis, match, requested, (main, split), split, self._reasons(match, main, split),
                                 messages, baseline_cached)
             return Decision(analysis, match, requested, (main,), main, (note,), messages, baseline_cached)
-        models = self._candidates(analysis, actions, requested, output)
-        options = [main] + [_priced("routed", model, analysis.tokens.total, output, ok, note,
-                                    cached=full.cached_tokens(sent, model)) for model, ok, note in models]
+        routed = self._routed(analysis, actions, requested, output, main, full)
+        models = [(option.model, option.allowed, option.note) for option in routed]
+        options = [main, *routed]
         context = self._minimized(analysis, actions, messages, counter)
         if context is not None:
             prompt = analysis.tokens.total - context.removed_tokens
@@ -115,9 +118,10 @@ class DecisionEngine:
         return Decision(analysis, match, requested, tuple(options), choice, self._reasons(match, main, choice),
                         messages, baseline_cached)
 
-    def _candidates(self, analysis: Analysis, actions: Actions, requested: ModelSpec,
-                    output: int) -> list[tuple[ModelSpec, bool, str]]:
-        """(model, allowed, why) for every model the route names, the requested model excluded."""
+    def _routed(self, analysis: Analysis, actions: Actions, requested: ModelSpec, output: int, main: Option,
+                prompt: PromptPrefixes) -> list[Option]:
+        """A priced option for every model the route names (the requested model excluded), within the hard limits
+        and, unless the operator named the model, trusted by the quality router for what it saves."""
         route = actions.route
         if route.mode == "as_requested":
             return []
@@ -131,28 +135,38 @@ class DecisionEngine:
         floor = TIERS.index(actions.quality_floor)
         models = [model for model in map(self.settings.find_model, names)
                   if model is not None and model.name != requested.name and self._usable(model, requested)]
-        verdicts = [(model, *_limits(model, analysis, actions, floor, output)) for model in models]
+        sent = self.prompt_cache.sent
+        options = [_priced("routed", model, analysis.tokens.total, output, *_limits(model, analysis, actions, floor,
+                                                                                    output),
+                           cached=prompt.cached_tokens(sent, model)) for model in models]
         if route.mode == "model":  # a model the operator names is taken on the operator's word
-            return [(model, ok, note or "named by the rule") for model, ok, note in verdicts]
-        return self._judged(verdicts, analysis, actions, requested)
+            return [_with(option, option.allowed, option.note or "named by the rule") for option in options]
+        return self._judged(options, analysis, actions, main)
 
-    def _judged(self, verdicts: list[tuple[ModelSpec, bool, str]], analysis: Analysis, actions: Actions,
-                requested: ModelSpec) -> list[tuple[ModelSpec, bool, str]]:
-        """The quality router's verdict on the models within the limits, all scored in one pass."""
-        within = [model for model, ok, _ in verdicts if ok]
+    def _judged(self, options: list[Option], analysis: Analysis, actions: Actions, main: Option) -> list[Option]:
+        """The quality router's verdict on the options within the limits, all scored in one pass: a model is
+        trusted when its expected loss of quality is within what its saving buys (`allowed_loss`)."""
+        within = [option for option in options if option.allowed]
         if self.router is None:
             trusted = actions.quality_risk >= 1.0
-            return [(m, ok and trusted, note or "no quality router loaded") for m, ok, note in verdicts]
-        scores = dict(zip((m.name for m in within), self.router.adequacies(
-            analysis.last_user_text, [(m.name, m.tier) for m in within], requested.name, requested.tier)))
-        threshold = 1.0 - actions.quality_risk  # quality_risk: the largest chance of a worse answer accepted
+            return [_with(o, o.allowed and trusted, o.note or "no quality router loaded") for o in options]
+        if not within:
+            return options
+        requested = main.model
+        adequacy = self.router.adequacies(analysis.last_user_text, [(o.model.name, o.model.tier) for o in within],
+                                          requested.name, requested.tier)
+        allowance = allowed_loss(np.array([main.cost_usd - o.cost_usd for o in within]),
+                                 reference_cost(requested.input_per_million, requested.output_per_million),
+                                 actions.quality_risk)
+        verdicts = {id(o): (a, float(allowed)) for o, a, allowed in zip(within, adequacy, allowance)}
         judged = []
-        for model, ok, note in verdicts:
-            if ok:
-                adequacy = scores[model.name]
-                ok = adequacy >= threshold
-                note = f"{'trusted' if ok else 'not trusted'}: adequacy {adequacy:.2f} vs {threshold:.2f} needed"
-            judged.append((model, ok, note))
+        for option in options:
+            if option.allowed:
+                kept, allowed = verdicts[id(option)]
+                ok = 1.0 - kept <= allowed + 1e-12
+                option = _with(option, ok, f"{'trusted' if ok else 'not trusted'}: adequacy {kept:.2f}, expected "
+                                           f"loss {1 - kept:.2f} vs {min(allowed, 1.0):.2f} its saving buys")
+            judged.append(option)
         return judged
 
     def _usable(self, model: ModelSpec, requested: ModelSpec) -> bool:

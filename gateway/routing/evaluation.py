@@ -23,7 +23,7 @@ import numpy as np
 from gateway.accounting.tokens import counter_for_model
 from gateway.routing.data import LabelledSet
 from gateway.routing.prices import Price
-from gateway.routing.quality import cheapest_adequate
+from gateway.routing.quality import cheapest_adequate, reference_cost
 
 EXPECTED_ANSWER_TOKENS = 256      # the router's own price estimate: it cannot know how long the answer will be
 RISKS = np.concatenate([np.linspace(0.0, 0.3, 301), np.linspace(0.3, 1.0, 71)[1:]])
@@ -41,11 +41,12 @@ class Problem:
     quality: np.ndarray      # (prompts, models), NaN where a model has no label on a prompt
     cost: np.ndarray         # actual USD per prompt and model
     estimate: np.ndarray     # the router's estimate (EXPECTED_ANSWER_TOKENS of answer)
+    reference: float         # a reference request's cost on the premium: the unit quality_risk is spent in
 
 
     def rows(self, index: np.ndarray) -> "Problem":
         return Problem(self.labelled.subset(index), self.models, self.tiers, self.premium, self.quality[index],
-                       self.cost[index], self.estimate[index])
+                       self.cost[index], self.estimate[index], self.reference)
 
 
 @dataclass
@@ -68,8 +69,9 @@ def prepare(labelled: LabelledSet, prices: dict[str, Price], default_answer_toke
     subset = labelled.subset(rows)
     quality = subset.quality[:, [labelled.models.index(m) for m in models]]
     cost, estimate = _costs(subset, models, prices, default_answer_tokens)
+    premium = prices[labelled.premium]
     return Problem(subset, models, [tier_by_price(prices[m]) for m in models], models.index(labelled.premium),
-                   quality, cost, estimate)
+                   quality, cost, estimate, reference_cost(premium.input_per_million, premium.output_per_million))
 
 
 def tier_by_price(price: Price) -> str:
@@ -85,7 +87,7 @@ def router_curve(problem: Problem, adequacy: np.ndarray, risks: np.ndarray = RIS
     rows = np.arange(len(offered))
     curve = Curve(np.zeros(len(risks)), np.zeros(len(risks)), np.asarray(risks))
     for i, risk in enumerate(risks):
-        pick = cheapest_adequate(adequacy, offered, problem.premium, float(risk))
+        pick = cheapest_adequate(adequacy, offered, problem.premium, float(risk), problem.reference)
         curve.cost[i] = problem.cost[rows, pick].mean()
         curve.quality[i] = problem.quality[rows, pick].mean()
         shares = np.bincount(pick, minlength=len(problem.models)) / len(pick)

@@ -11,9 +11,13 @@ Model (fitted by `gateway.routing.train`; numpy and the standard library only):
 The abilities read as thresholds on one latent difficulty (an IRT model): m falls short of p when a prompt is hard
 enough for m but not for p. The reference premium is GPT-4-1106, the strongest model of the training data.
 
-The one knob, quality_risk in [0, 1], is the largest expected share of quality the caller accepts to give up on a
-request: `choose` takes the cheapest candidate with A >= 1 - quality_risk, else the premium. Raising the risk only
-adds candidates to that set, so the pick never gets pricier (monotone); 0 keeps the premium, 1 takes the cheapest.
+The one knob, quality_risk in [0, 1], prices quality in money: a request may give up an expected share of quality
+of up to odds(quality_risk) = quality_risk / (1 - quality_risk) for each *reference request's* worth of money its
+route saves (the reference: 1,000 prompt and 256 answer tokens on the requested model), at most four times that.
+A request that saves little risks little; a long one that saves a lot may risk more: the same total saving costs
+less quality than a flat per-request threshold (a knapsack: spend the risk where it buys the most). `choose` takes
+the cheapest candidate within its allowance, else the premium. Raising the risk only widens every allowance, so
+the pick never gets pricier (monotone); 0 keeps the premium, 1 takes the cheapest.
 """
 
 from __future__ import annotations
@@ -56,13 +60,40 @@ class Choice:
     reasons: tuple[str, ...]
 
 
-def cheapest_adequate(adequacy: np.ndarray, price: np.ndarray, premium: int, quality_risk: float) -> np.ndarray:
-    """Per row, the cheapest column whose adequacy >= 1 - quality_risk (the premium column always qualifies; equal
-    prices go to the more adequate model). The one decision rule: `choose` and the evaluation both call it."""
+REFERENCE_PROMPT_TOKENS, REFERENCE_ANSWER_TOKENS = 1_000, 256
+MAX_SAVING_SCALE = 4.0  # however much a route saves, it never risks more than four reference requests' allowance:
+# long-context requests are where small models fail in ways a score of the last turn cannot see
+
+
+def reference_cost(input_per_million: float, output_per_million: float) -> float:
+    """The money a reference request costs on the requested model: the unit in which `quality_risk` is spent."""
+    return (REFERENCE_PROMPT_TOKENS * input_per_million + REFERENCE_ANSWER_TOKENS * output_per_million) / 1e6
+
+
+def allowed_loss(saving: np.ndarray, reference: float | np.ndarray | None, quality_risk: float) -> np.ndarray:
+    """The expected share of quality a route may give up for `saving` (the premium's estimated cost minus the
+    candidate's, in the unit of `reference`; without a reference, every route saves one reference's worth)."""
+    if quality_risk >= 1.0:
+        return np.full(np.shape(saving), np.inf)
+    odds = max(quality_risk, 0.0) / (1.0 - quality_risk)
+    if reference is None:
+        return np.where(saving > 0, odds, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(np.isfinite(saving), np.maximum(saving, 0.0) / reference, 1.0)
+    return odds * np.minimum(scale, MAX_SAVING_SCALE)
+
+
+def cheapest_adequate(adequacy: np.ndarray, price: np.ndarray, premium: int, quality_risk: float,
+                      reference: float | np.ndarray | None = None) -> np.ndarray:
+    """Per row, the cheapest column whose expected loss (1 - adequacy) is within the allowance its saving buys
+    (`allowed_loss`; the premium column always qualifies; equal prices go to the more adequate model). The one
+    decision rule: `choose`, the decision engine and the evaluation all call it."""
     rows = adequacy.shape[0]
     if quality_risk <= 0.0:
         return np.full(rows, premium)
-    ok = adequacy >= (1.0 - min(quality_risk, 1.0)) - 1e-12
+    with np.errstate(invalid="ignore"):
+        saving = price[:, [premium]] - price
+    ok = 1.0 - adequacy <= allowed_loss(saving, reference, quality_risk) + 1e-12
     ok[:, premium] = True
     masked = np.where(ok, price, np.inf)
     best = masked.min(axis=1, keepdims=True)
@@ -228,9 +259,10 @@ class QualityRouter:
 
     # -- decision -----------------------------------------------------------------------------------------------
     def choose(self, prompt: str, candidates: Sequence[Candidate | tuple[str, str, float]], premium: str,
-               quality_risk: float) -> Choice:
-        """The cheapest candidate whose adequacy >= 1 - quality_risk, else the premium (added to the candidates,
-        unpriced, when it is not among them); the reasons say why in one line each."""
+               quality_risk: float, reference: float | None = None) -> Choice:
+        """The cheapest candidate whose expected loss is within what its saving buys (`allowed_loss`; `reference`
+        in the unit of the prices, see `reference_cost`; without one, each route buys the flat allowance), else the
+        premium (added to the candidates, unpriced, when it is not among them); the reasons say why, a line each."""
         cands = [Candidate(*c) for c in candidates]
         if not any(c.name == premium for c in cands):
             cands.append(Candidate(premium, "premium", math.inf))
@@ -241,10 +273,13 @@ class QualityRouter:
                                  self.premium_ability(premium, cands[p].tier))
         adequacy[0, p] = 1.0
         risk = min(max(float(quality_risk), 0.0), 1.0)
-        pick = int(cheapest_adequate(adequacy, np.array([[c.price for c in cands]]), p, risk)[0])
+        prices = np.array([[c.price for c in cands]])
+        pick = int(cheapest_adequate(adequacy, prices, p, risk, reference)[0])
+        with np.errstate(invalid="ignore"):
+            allowance = allowed_loss(prices[0, p] - prices[0], reference, risk)
         difficulty = _logistic(need - self.tiers["standard"])
         reasons = (f"difficulty {difficulty:.2f} ({_describe(parts)})",
-                   *_pick_reasons(cands, adequacy[0], p, pick, risk))
+                   *_pick_reasons(cands, adequacy[0], allowance, p, pick, risk))
         chosen = cands[pick]
         return Choice(chosen.name, chosen.tier, chosen.price, float(adequacy[0, pick]), difficulty, pick != p,
                       reasons)
@@ -275,19 +310,20 @@ def adequacy_from(needs: np.ndarray, abilities: np.ndarray, premium_ability: flo
     return np.where(abilities[None, :] >= premium_ability, 1.0, 1.0 - np.maximum(keep_p - keep_m, 0.0))
 
 
-def _pick_reasons(cands: list[Candidate], adequacy: np.ndarray, p: int, pick: int, risk: float) -> list[str]:
-    threshold = 1.0 - risk
+def _pick_reasons(cands: list[Candidate], adequacy: np.ndarray, allowance: np.ndarray, p: int, pick: int,
+                  risk: float) -> list[str]:
     if risk <= 0.0:
         return [f"quality_risk 0: keeping {cands[p].name} as asked"]
     cheaper = [i for i, c in enumerate(cands) if c.price < cands[p].price]
     if pick != p:
-        return [f"{cands[pick].name} adequacy {adequacy[pick]:.2f} >= {threshold:.2f} (quality_risk {risk:.2f})",
+        return [f"{cands[pick].name} adequacy {adequacy[pick]:.2f}: expected loss {1 - adequacy[pick]:.2f} within "
+                f"{min(allowance[pick], 1.0):.2f} allowed for its saving (quality_risk {risk:.2f})",
                 f"cheapest adequate of {len(cheaper)} cheaper candidate(s)"]
     if not cheaper:
         return [f"no candidate is cheaper than {cands[p].name}"]
-    best = max(cheaper, key=lambda i: adequacy[i])
-    return [f"no cheaper candidate reaches adequacy {threshold:.2f} (best: {cands[best].name} "
-            f"{adequacy[best]:.2f}); keeping {cands[p].name}"]
+    best = max(cheaper, key=lambda i: adequacy[i] + allowance[i])
+    return [f"no cheaper candidate's expected loss is within what its saving buys (best: {cands[best].name} "
+            f"loses {1 - adequacy[best]:.2f}, {min(allowance[best], 1.0):.2f} allowed); keeping {cands[p].name}"]
 
 
 def _logistic(z: float) -> float:

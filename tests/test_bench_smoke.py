@@ -47,6 +47,9 @@ def test_cache_latency_benchmark_quick_run(redis_url):
     tiers = report["tiers"]
     assert tiers["exact_memory"]["answers"] == {"exact": 20} and tiers["exact_redis"]["answers"] == {"exact": 20}
     assert report["fixed_cost_ms"] > 0 and tiers["semantic_miss"]["in_gateway_lookup_ms_mean"] > 0
+    for row, kind in (("semantic_hit", "semantic"), ("semantic_rejected", "miss")):  # timed by what answered
+        if row in tiers:
+            assert tiers[row]["requests"] == tiers[row]["answers"][kind]
 
 
 def test_fault_suite_quick_run():

@@ -64,6 +64,23 @@ def test_untrusted_tiers_are_not_taken():
         assert allowance < 0.05 and f"not trusted: adequacy 0.95, expected loss 0.05 vs {allowance:.2f}" in option.note
 
 
+def test_a_model_that_costs_more_than_asked_is_not_scored_where_the_request_as_asked_stays_allowed():
+    class CountingRouter(ThresholdRouter):
+        scored: list[str] = []
+
+        def adequacies(self, prompt, models, premium, premium_tier=None) -> list[float]:
+            self.scored += [name for name, _ in models]
+            return super().adequacies(prompt, models, premium, premium_tier)
+
+    router = CountingRouter({"economy": 0.95, "standard": 0.97, "premium": 1.0})
+    decision = decide("defaults: {route: auto, quality_risk: 0.1}", router=router)
+    pricier = [o for o in decision.options if o.kind == "routed" and o.cost_usd >= decision.baseline.cost_usd]
+    assert pricier and all(not o.allowed and "costs as much" in o.note for o in pricier)
+    assert router.scored and not {o.model.name for o in pricier} & set(router.scored)
+    tier = decide("defaults: {route: {tier: premium}, quality_risk: 0.1}", router=router)  # main is replaced here
+    assert any(o.allowed and o.cost_usd >= tier.baseline.cost_usd for o in tier.options if o.kind == "routed")
+
+
 def test_a_request_that_saves_more_may_risk_more():
     """quality_risk is spent per money saved: an economy model (expected loss 0.05) is not trusted with a short
     question but is with a long document (forty times the saving), and with neither at quality_risk 0."""
@@ -198,7 +215,8 @@ def test_the_context_window_check_adds_the_estimate_margin():
     def within_128k(margin: int) -> list:
         a = analysis(tokens=TokenCounts(last_user=120_000, estimated=120_000, margin=margin))
         decision = decide("defaults: {route: auto, quality_risk: 1.0}", a=a)
-        return [o for o in decision.options if o.kind == "routed" and o.model.context_window == 128_000]
+        return [o for o in decision.options if o.kind == "routed" and o.model.context_window == 128_000
+                and o.cost_usd < decision.baseline.cost_usd]  # a pricier model is never scored (auto keeps main)
 
     assert within_128k(0) and all(o.allowed for o in within_128k(0))  # fits when the count is taken as exact
     assert all(not o.allowed and "window" in o.note for o in within_128k(8_000))  # not at the estimate's p99

@@ -135,39 +135,43 @@ class DecisionEngine:
         floor = TIERS.index(actions.quality_floor)
         models = [model for model in map(self.settings.find_model, names)
                   if model is not None and model.name != requested.name and self._usable(model, requested)]
-        sent = self.prompt_cache.sent
-        options = [_priced("routed", model, analysis.tokens.total, output, *_limits(model, analysis, actions, floor,
-                                                                                    output),
-                           cached=prompt.cached_tokens(sent, model)) for model in models]
+        total, sent = analysis.tokens.total, self.prompt_cache.sent
+        cached = [min(prompt.cached_tokens(sent, model), total) for model in models]
+        costs = [_cost(model, total, output, hit) for model, hit in zip(models, cached)]
+        verdicts = [_limits(model, analysis, actions, floor, output) for model in models]
         if route.mode == "model":  # a model the operator names is taken on the operator's word
-            return [_with(option, option.allowed, option.note or "named by the rule") for option in options]
-        return self._judged(options, analysis, actions, main)
+            verdicts = [(ok, note or "named by the rule") for ok, note in verdicts]
+        else:
+            verdicts = self._judged(models, costs, verdicts, analysis, actions, main)
+        return [Option("routed", model, total, output, cost, ok, note, cached_tokens=hit)
+                for model, cost, hit, (ok, note) in zip(models, costs, cached, verdicts)]
 
-    def _judged(self, options: list[Option], analysis: Analysis, actions: Actions, main: Option) -> list[Option]:
-        """The quality router's verdict on the options within the limits, all scored in one pass: a model is
-        trusted when its expected loss of quality is within what its saving buys (`allowed_loss`)."""
-        within = [option for option in options if option.allowed]
+    def _judged(self, models: list[ModelSpec], costs: list[float], verdicts: list[tuple[bool, str]],
+                analysis: Analysis, actions: Actions, main: Option) -> list[tuple[bool, str]]:
+        """The quality router's verdict on the models within the limits, all scored in one pass: a model is
+        trusted when its expected loss of quality is within what its saving buys (`allowed_loss`). Where the
+        request as asked stays allowed (auto, candidates), a model that costs as much or more can never be
+        chosen, so it is not scored."""
         if self.router is None:
             trusted = actions.quality_risk >= 1.0
-            return [_with(o, o.allowed and trusted, o.note or "no quality router loaded") for o in options]
+            return [(ok and trusted, note or "no quality router loaded") for ok, note in verdicts]
+        main_stays = actions.route.mode in ("auto", "candidates")
+        verdicts = [(False, "costs as much as the request as asked or more") if ok and main_stays and
+                    cost >= main.cost_usd else (ok, note) for (ok, note), cost in zip(verdicts, costs)]
+        within = [i for i, (ok, _) in enumerate(verdicts) if ok]
         if not within:
-            return options
+            return verdicts
         requested = main.model
-        adequacy = self.router.adequacies(analysis.last_user_text, [(o.model.name, o.model.tier) for o in within],
+        adequacy = self.router.adequacies(analysis.last_user_text, [(models[i].name, models[i].tier) for i in within],
                                           requested.name, requested.tier)
-        allowance = allowed_loss(np.array([main.cost_usd - o.cost_usd for o in within]),
+        allowance = allowed_loss(np.array([main.cost_usd - costs[i] for i in within]),
                                  reference_cost(requested.input_per_million, requested.output_per_million),
                                  actions.quality_risk)
-        verdicts = {id(o): (a, float(allowed)) for o, a, allowed in zip(within, adequacy, allowance)}
-        judged = []
-        for option in options:
-            if option.allowed:
-                kept, allowed = verdicts[id(option)]
-                ok = 1.0 - kept <= allowed + 1e-12
-                option = _with(option, ok, f"{'trusted' if ok else 'not trusted'}: adequacy {kept:.2f}, expected "
-                                           f"loss {1 - kept:.2f} vs {min(allowed, 1.0):.2f} its saving buys")
-            judged.append(option)
-        return judged
+        for i, kept, allowed in zip(within, adequacy, allowance.tolist()):
+            ok = 1.0 - kept <= allowed + 1e-12
+            verdicts[i] = (ok, f"{'trusted' if ok else 'not trusted'}: adequacy {kept:.2f}, expected loss "
+                               f"{1 - kept:.2f} vs {min(allowed, 1.0):.2f} its saving buys")
+        return verdicts
 
     def _usable(self, model: ModelSpec, requested: ModelSpec) -> bool:
         """Callable with the credentials at hand: the requested model's own provider (whatever key works for the
@@ -254,9 +258,14 @@ def _priced(kind: str, model: ModelSpec, prompt: int, output: int, allowed: bool
             context: MinimizedContext | None = None, workers: int = 0, cached: int = 0) -> Option:
     """An option's estimated cost; `cached` prompt tokens at the cached-input price (see prompt_cache)."""
     cached = min(cached, prompt)
-    cost = ((prompt - cached) * model.input_per_million + cached * model.cached_input_per_million
+    return Option(kind, model, prompt, output, _cost(model, prompt, output, cached), allowed, note, context, workers,
+                  cached_tokens=cached)
+
+
+def _cost(model: ModelSpec, prompt: int, output: int, cached: int) -> float:
+    """Estimated USD: `cached` of the `prompt` tokens at the cached-input price, the rest at the input price."""
+    return ((prompt - cached) * model.input_per_million + cached * model.cached_input_per_million
             + output * model.output_per_million) / _PER_MILLION
-    return Option(kind, model, prompt, output, cost, allowed, note, context, workers, cached_tokens=cached)
 
 
 def _with(option: Option, allowed: bool, note: str, plan: SplitPlan | None = None) -> Option:

@@ -79,6 +79,8 @@ def test_keys_separate_scopes_and_ignore_delivery_fields():
     body = {"model": "gpt-4o", "messages": messages, "temperature": 0}
     key = exact_key("shared", model, messages, body)
     assert key == exact_key("shared", model, messages, {**body, "stream": True, "user": "u", "metadata": {"a": 1}})
+    assert key == exact_key("shared", model, messages, {**body, "prompt_cache_key": "conversation-7",
+                                                         "prompt_cache_retention": "24h"})
     assert key != exact_key("tenant:acme", model, messages, body)
     assert key != exact_key("shared", model, messages, {**body, "temperature": 0.2})
     history = [messages[0], {"role": "user", "content": "earlier"}, {"role": "assistant", "content": "x"}, messages[1]]

@@ -18,8 +18,9 @@ import orjson
 from gateway.config.settings import ModelSpec, hash_key
 
 # Body fields that change how the answer is delivered or billed, never what it says.
+# The provider's prompt-cache hints only change what the prompt costs (and for how long its prefix stays cached).
 DELIVERY_FIELDS = frozenset({"model", "messages", "stream", "stream_options", "user", "metadata", "store",
-                             "service_tier", "prompt_cache_key", "safety_identifier"})
+                             "service_tier", "prompt_cache_key", "prompt_cache_retention", "safety_identifier"})
 _SYSTEM_ROLES = ("system", "developer")
 
 

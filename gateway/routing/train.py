@@ -50,7 +50,7 @@ class TrainConfig:
 
 
 # The embedding router's setting, chosen the same way (bench/train_router.py --router embedding --select).
-EMBEDDING_CONFIG = TrainConfig(use_embedding=True, use_words=True, set_power=0.5, l2_embedding=3e-4)
+EMBEDDING_CONFIG = TrainConfig(use_embedding=True, use_words=False, set_power=0.5, l2_embedding=3e-3)
 CONFIGS = {"words": TrainConfig(), "embedding": EMBEDDING_CONFIG}
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import json
 import os
@@ -151,6 +152,8 @@ def main() -> None:
     state = GatewayState.create(load_settings(None, upstream_override="http://127.0.0.1:9/v1"))
     loop = asyncio.new_event_loop()
     measure(state, users, users, 1_000, 20, loop)  # warm-up: tokenizer load, first-call costs
+    gc.collect()
+    gc.freeze()  # as `gateway serve` does once start-up has loaded everything (gateway/server/app.py)
     shapes = {"chat": answers, "short-turns": users}
     results = {f"{shape} ~{size // 1000}k": measure(state, users, shapes[shape], size, args.runs, loop)
                for shape in SHAPES for size in args.sizes}

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.routing import Candidate, QualityRouter, cheapest_adequate
+from gateway.routing import Candidate, QualityRouter, allowed_loss, cheapest_adequate, reference_cost
 from gateway.routing.quality import PARAMS_FILE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,14 +69,15 @@ def test_risk_zero_keeps_the_premium_and_risk_one_takes_the_cheapest(router):
 
 
 def assert_more_risk_never_pricier(router, prompts, candidates, seed: int, trials: int, steps: int) -> None:
-    """The knob is monotone: over random prices and premiums, a higher quality_risk never picks a pricier model."""
+    """The knob is monotone: over random prices, premiums and references (none: the flat allowance), a higher
+    quality_risk never picks a pricier model."""
     rng = random.Random(seed)
     for prompt in prompts:
         for _ in range(trials):
             cands = [Candidate(c.name, c.tier, rng.uniform(0.1, 10.0)) for c in candidates]
-            premium = rng.choice(cands).name
-            prices = [router.choose(prompt, cands, premium, r).price for r in np.linspace(0, 1, steps)]
-            assert all(b <= a for a, b in zip(prices, prices[1:])), (prompt, cands, premium, prices)
+            premium, reference = rng.choice(cands).name, rng.choice([None, rng.uniform(0.5, 20.0)])
+            prices = [router.choose(prompt, cands, premium, r, reference).price for r in np.linspace(0, 1, steps)]
+            assert all(b <= a for a, b in zip(prices, prices[1:])), (prompt, cands, premium, reference, prices)
 
 
 def test_more_risk_never_picks_a_pricier_model(router):
@@ -122,9 +123,18 @@ def test_the_evaluation_uses_the_same_rule_as_choose(router):
     adequacy[:, 0] = 1.0
     prices = np.tile([c.price for c in CANDIDATES], (len(PROMPTS), 1))
     for risk in (0.05, 0.15, 0.3, 0.6):
-        picks = cheapest_adequate(adequacy, prices, 0, risk)
-        assert [CANDIDATES[i].name for i in picks] == [router.choose(p, CANDIDATES, "gpt-4o", risk).model
-                                                      for p in PROMPTS]
+        for reference in (None, 2 * CANDIDATES[0].price, CANDIDATES[0].price / 3):
+            picks = cheapest_adequate(adequacy, prices, 0, risk, reference)
+            assert [CANDIDATES[i].name for i in picks] == [
+                router.choose(p, CANDIDATES, "gpt-4o", risk, reference).model for p in PROMPTS]
+
+
+def test_the_allowance_grows_with_the_saving_up_to_four_references():
+    saving = np.array([0.0, 0.5, 1.0, 4.0, 40.0])
+    assert allowed_loss(saving, 1.0, 0.2).tolist() == pytest.approx([0.0, 0.125, 0.25, 1.0, 1.0])
+    assert allowed_loss(saving, None, 0.2).tolist() == pytest.approx([0.0, 0.25, 0.25, 0.25, 0.25])
+    assert np.isinf(allowed_loss(saving, 1.0, 1.0)).all() and not allowed_loss(saving, 1.0, 0.0).any()
+    assert reference_cost(2.5, 10.0) == pytest.approx((1000 * 2.5 + 256 * 10.0) / 1e6)
 
 
 # -- the evaluation script on tiny generated data ---------------------------------------------------------------

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway.accounting.cost import Usage, cost_usd, format_usd, usage_from_openai
-from gateway.accounting.tokens import (EXACT_CHARS_PER_REQUEST, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, counter_for_encoding,
-                                      encoding_name_for_model)
+from gateway.accounting.tokens import (EXACT_CHARS_PER_REQUEST, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE,
+                                      counter_for_encoding, encoding_name_for_model)
 from gateway.analysis.tokens import count_parts, turn_index
 from gateway.config.settings import load_settings
 

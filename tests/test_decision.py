@@ -220,3 +220,32 @@ def test_the_context_window_check_adds_the_estimate_margin():
 
     assert within_128k(0) and all(o.allowed for o in within_128k(0))  # fits when the count is taken as exact
     assert all(not o.allowed and "window" in o.note for o in within_128k(8_000))  # not at the estimate's p99
+
+
+class EmbeddingRouter(ThresholdRouter):
+    """Records the prompts it is asked to embed ahead of the decision (the embedding router's `prefetch`)."""
+
+    def __init__(self, adequacy_by_tier: dict[str, float]):
+        super().__init__(adequacy_by_tier)
+        self.embedded: list[str] = []
+
+    async def prefetch(self, prompt: str) -> None:
+        self.embedded.append(prompt)
+
+
+async def test_the_router_embeds_a_prompt_only_when_the_matched_rule_will_ask_it():
+    """Under the default policy a tool-calling request runs as asked (rule tool-calling-as-asked): deciding it must
+    not pay for the router's model run; a plain question routed `auto` does, before the engine asks for it."""
+    from gateway.decision.decider import Caller, Decider
+    from gateway.server.state import load_policies
+
+    router = EmbeddingRouter({"economy": 0.95, "standard": 0.97, "premium": 1.0})
+    decider = Decider(SETTINGS, load_policies(SETTINGS), DecisionEngine(SETTINGS, router))
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+    asked = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Which city hosts the 2028 Olympics?"}]}
+    with_tools = await decider.decide_async(validate_chat_request({**asked, "tools": [tool]}),
+                                            SETTINGS.find_model("gpt-4o"), Caller())
+    assert with_tools.match.rule_name == "tool-calling-as-asked" and router.embedded == []
+    plain = await decider.decide_async(validate_chat_request(asked), SETTINGS.find_model("gpt-4o"), Caller())
+    assert plain.match.actions.route.mode == "auto"
+    assert router.embedded == ["Which city hosts the 2028 Olympics?"]

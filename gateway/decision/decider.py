@@ -8,11 +8,13 @@ from typing import Mapping
 
 from gateway.accounting.tokens import Tally, counter_for_model
 from gateway.analysis import analyze, count_only
+from gateway.analysis.types import Analysis
 from gateway.analysis.text import content_text
 from gateway.analysis.tokens import turn_index
 from gateway.config.settings import ModelSpec, Settings
 from gateway.decision.engine import Decision, DecisionEngine
 from gateway.policy.matcher import RequestFacts, match
+from gateway.policy.schema import Match
 from gateway.policy.store import PolicyStore
 from gateway.server.validation import ChatRequest
 
@@ -51,21 +53,42 @@ class Decider:
     engine: DecisionEngine
 
     async def prefetch(self, request: ChatRequest, caller: Caller) -> None:
-        """Work the decision needs that can run off the event loop: the quality router's prompt embedding (not for
-        a passive policy, which never asks the router)."""
-        prefetch = getattr(self.engine.router, "prefetch", None)
-        turn = turn_index(request.messages)
-        if prefetch is not None and turn >= 0 and not self.policies.select(caller.policy).is_passive:
-            await prefetch(content_text(request.messages[turn].get("content")))
+        """Work the decision may need that can run off the event loop: the quality router's prompt embedding (not
+        for a passive policy, which never asks the router). For callers that decide with `decide` afterwards."""
+        if not self.policies.select(caller.policy).is_passive:
+            await self._embed_turn(request)
 
-    def decide(self, request: ChatRequest, requested: ModelSpec, caller: Caller) -> Decision:
+    async def decide_async(self, request: ChatRequest, requested: ModelSpec, caller: Caller) -> Decision:
+        """The chat path's decision: the analysis and the matching rule first, then the router's prompt embedding
+        off the event loop, only when the rule will ask the router. A request its rule runs as asked or on a named
+        model (tool-calling agents under the shipped policies) never pays for the model run."""
         counter = counter_for_model(requested.upstream_model).tally()  # estimates long unseen text: see Tally
         try:
-            return self._decide(request, requested, caller, counter)
+            analysis, matched = self._analyzed(request, caller, counter)
+            if _consults_router(analysis, matched):
+                await self._embed_turn(request)
+            return self._priced(request, requested, analysis, matched, counter)
         finally:
             counter.flush()  # exact counts of what was estimated, off the decision's path
 
-    def _decide(self, request: ChatRequest, requested: ModelSpec, caller: Caller, counter: Tally) -> Decision:
+    def decide(self, request: ChatRequest, requested: ModelSpec, caller: Caller) -> Decision:
+        """The decision in one synchronous call (the CLI, benchmarks): a router that needs an embedding not yet
+        made embeds on the spot."""
+        counter = counter_for_model(requested.upstream_model).tally()
+        try:
+            analysis, matched = self._analyzed(request, caller, counter)
+            return self._priced(request, requested, analysis, matched, counter)
+        finally:
+            counter.flush()
+
+    async def _embed_turn(self, request: ChatRequest) -> None:
+        prefetch = getattr(self.engine.router, "prefetch", None)
+        turn = turn_index(request.messages)
+        if prefetch is not None and turn >= 0:
+            await prefetch(content_text(request.messages[turn].get("content")))
+
+    def _analyzed(self, request: ChatRequest, caller: Caller, counter: Tally) -> tuple[Analysis, Match]:
+        """analyze -> policy: what the request is, and the rule that applies to it."""
         body = request.body
         policy = self.policies.select(caller.policy)
         analyzer = count_only if policy.is_passive else analyze
@@ -74,7 +97,11 @@ class Decider:
             model=request.model, analysis=analysis, agent_role=caller.agent_role,
             temperature=body.get("temperature"), tools=bool(body.get("tools")), stream=request.stream,
             client=caller.client, tenant=caller.tenant, metadata=body.get("metadata"))
-        matched = match(policy, facts)
+        return analysis, match(policy, facts)
+
+    def _priced(self, request: ChatRequest, requested: ModelSpec, analysis: Analysis, matched: Match,
+                counter: Tally) -> Decision:
+        body = request.body
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         return self.engine.decide(analysis, matched, requested, request.messages, counter,
                                   max_tokens=max_tokens, n=request.n, splittable=splittable(body),
@@ -89,3 +116,10 @@ class Decider:
         """What really went out, so the next decision knows which prefixes the provider holds."""
         cache = self.engine.prompt_cache
         cache.remember(cache.sent, model, messages, request.body.get("tools"), request.body)
+
+
+def _consults_router(analysis: Analysis, matched: Match) -> bool:
+    """Whether the engine will ask the quality router (see DecisionEngine.decide): a route it may judge, and an
+    analysis sure enough that the request is not simply run as asked."""
+    actions = matched.actions
+    return actions.route.mode in ("auto", "tier", "candidates") and analysis.confidence >= actions.min_confidence

@@ -52,8 +52,8 @@ async def decide(http_request: web.Request) -> DecidedRequest:
     request, raw_body = await read_chat_request(http_request)
     requested = requested_model(request, state.settings)
     caller = Caller.from_request(http_request.headers, request, client.name, client.tenant)
-    await state.decider.prefetch(request, caller)
-    return DecidedRequest(client, caller, request, raw_body, state.decider.decide(request, requested, caller))
+    return DecidedRequest(client, caller, request, raw_body,
+                          await state.decider.decide_async(request, requested, caller))
 
 
 async def chat_completions(http_request: web.Request) -> web.StreamResponse:

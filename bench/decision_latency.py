@@ -15,7 +15,8 @@ The machine is shared and its speed varies between sessions, so each cold decisi
 taken on the same conversation in the same run: counting its tokens exactly with tiktoken, as an accounting proxy
 does for every request it has not seen (`tiktoken` column; the ratio is what to compare across runs). When the
 quality router embeds prompts (`GATEWAY_MODEL_DIR`), the embedding is made first, as the gateway does before the
-decision (`Decider.prefetch`, off the event loop), and is not part of the time.
+decision (`Decider.prefetch`; the chat path's `Decider.decide_async` does it after the policy, off the event loop), and
+is not part of the time.
 
     python bench/decision_latency.py [--runs 300] [--json]
 """

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from gateway.accounting.tokens import Tally, counter_for_model
 from gateway.analysis import analyze, count_only
@@ -62,24 +63,18 @@ class Decider:
         """The chat path's decision: the analysis and the matching rule first, then the router's prompt embedding
         off the event loop, only when the rule will ask the router. A request its rule runs as asked or on a named
         model (tool-calling agents under the shipped policies) never pays for the model run."""
-        counter = counter_for_model(requested.upstream_model).tally()  # estimates long unseen text: see Tally
-        try:
+        with _tally(requested) as counter:
             analysis, matched = self._analyzed(request, caller, counter)
             if _consults_router(analysis, matched):
                 await self._embed_turn(request)
             return self._priced(request, requested, analysis, matched, counter)
-        finally:
-            counter.flush()  # exact counts of what was estimated, off the decision's path
 
     def decide(self, request: ChatRequest, requested: ModelSpec, caller: Caller) -> Decision:
         """The decision in one synchronous call (the CLI, benchmarks): a router that needs an embedding not yet
         made embeds on the spot."""
-        counter = counter_for_model(requested.upstream_model).tally()
-        try:
+        with _tally(requested) as counter:
             analysis, matched = self._analyzed(request, caller, counter)
             return self._priced(request, requested, analysis, matched, counter)
-        finally:
-            counter.flush()
 
     async def _embed_turn(self, request: ChatRequest) -> None:
         prefetch = getattr(self.engine.router, "prefetch", None)
@@ -116,6 +111,17 @@ class Decider:
         """What really went out, so the next decision knows which prefixes the provider holds."""
         cache = self.engine.prompt_cache
         cache.remember(cache.sent, model, messages, request.body.get("tools"), request.body)
+
+
+@contextmanager
+def _tally(requested: ModelSpec) -> Iterator[Tally]:
+    """One decision's token counter (it estimates long unseen text: see Tally); the exact counts of what it
+    estimated are handed to the backfill thread once the decision is made, off the decision's path."""
+    counter = counter_for_model(requested.upstream_model).tally()
+    try:
+        yield counter
+    finally:
+        counter.flush()
 
 
 def _consults_router(analysis: Analysis, matched: Match) -> bool:

@@ -24,7 +24,7 @@ from gateway.decision.prompt_cache import PromptCacheModel, PromptPrefixes
 from gateway.orchestrator.context import MinimizedContext, minimize
 from gateway.orchestrator.split_plan import SplitPlan, plan_split
 from gateway.policy.schema import Actions, Match
-from gateway.routing.quality import allowed_loss, reference_cost
+from gateway.routing.quality import allowed_loss, reference_cost, within_allowance
 
 _PER_MILLION = 1_000_000
 
@@ -168,7 +168,7 @@ class DecisionEngine:
                                  reference_cost(requested.input_per_million, requested.output_per_million),
                                  actions.quality_risk)
         for i, kept, allowed in zip(within, adequacy, allowance.tolist()):
-            ok = 1.0 - kept <= allowed + 1e-12
+            ok = bool(within_allowance(kept, allowed))
             verdicts[i] = (ok, f"{'trusted' if ok else 'not trusted'}: adequacy {kept:.2f}, expected loss "
                                f"{1 - kept:.2f} vs {min(allowed, 1.0):.2f} its saving buys")
         return verdicts

@@ -83,17 +83,23 @@ def allowed_loss(saving: np.ndarray, reference: float | np.ndarray | None, quali
     return odds * np.minimum(scale, MAX_SAVING_SCALE)
 
 
+def within_allowance(adequacy: np.ndarray | float, allowance: np.ndarray | float) -> np.ndarray | bool:
+    """Whether the expected loss (1 - adequacy) fits the allowance its saving buys: the test every route passes,
+    in `cheapest_adequate` and in the decision engine's judgement of each option."""
+    return 1.0 - adequacy <= allowance + 1e-12
+
+
 def cheapest_adequate(adequacy: np.ndarray, price: np.ndarray, premium: int, quality_risk: float,
                       reference: float | np.ndarray | None = None) -> np.ndarray:
-    """Per row, the cheapest column whose expected loss (1 - adequacy) is within the allowance its saving buys
-    (`allowed_loss`; the premium column always qualifies; equal prices go to the more adequate model). The one
-    decision rule: `choose`, the decision engine and the evaluation all call it."""
+    """Per row, the cheapest column within its allowance (`allowed_loss`, `within_allowance`; the premium column
+    always qualifies; equal prices go to the more adequate model). The one decision rule: `choose` and the
+    evaluation call it; the decision engine applies the same test option by option."""
     rows = adequacy.shape[0]
     if quality_risk <= 0.0:
         return np.full(rows, premium)
     with np.errstate(invalid="ignore"):
         saving = price[:, [premium]] - price
-    ok = 1.0 - adequacy <= allowed_loss(saving, reference, quality_risk) + 1e-12
+    ok = within_allowance(adequacy, allowed_loss(saving, reference, quality_risk))
     ok[:, premium] = True
     masked = np.where(ok, price, np.inf)
     best = masked.min(axis=1, keepdims=True)

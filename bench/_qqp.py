@@ -106,3 +106,35 @@ def _embed_all(embedder, texts: list[str], log, batch: int = 64) -> np.ndarray:
         if n % 200 == 199:
             log(f"  {start + batch}/{len(texts)}")
     return out
+
+
+class TokenTable:
+    """Every distinct question's quantized token states, concatenated, with row offsets (cached under /tmp)."""
+
+    def __init__(self, texts: list[str], codes: np.ndarray, scales: np.ndarray, offsets: np.ndarray) -> None:
+        self.row = {t: i for i, t in enumerate(texts)}
+        self.codes, self.scales, self.offsets = codes, scales, offsets
+
+    def values(self, text: str) -> np.ndarray:
+        i = self.row[text]
+        lo, hi = self.offsets[i], self.offsets[i + 1]
+        return self.codes[lo:hi].astype(np.float32) * self.scales[lo:hi, None]
+
+    @classmethod
+    def build(cls, texts: list[str], embedder, cache: Path, log=print) -> TokenTable:
+        if cache.is_file():
+            with np.load(cache) as saved:
+                return cls(texts, saved["codes"], saved["scales"], saved["offsets"])
+        log(f"running the model over {len(texts)} questions (cached afterwards in {cache}) ...")
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        states: list = [None] * len(texts)
+        for start in range(0, len(order), 64):
+            idx = order[start:start + 64]
+            for i, found in zip(idx, embedder.run([texts[i] for i in idx])):
+                states[i] = found.tokens
+        offsets = np.concatenate([[0], np.cumsum([s.codes.shape[0] for s in states])])
+        codes = np.concatenate([s.codes for s in states])
+        scales = np.concatenate([s.scales for s in states])
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, codes=codes, scales=scales, offsets=offsets)
+        return cls(texts, codes, scales, offsets)

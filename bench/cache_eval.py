@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _qqp import REPO, default_pairs, load_pairs, pair_vectors  # noqa: E402
+from _qqp import CACHE_DIR, REPO, TokenTable, default_pairs, file_digest, load_pairs, pair_vectors  # noqa: E402
 
 from gateway.cache.embedder import MODEL_DIR_ENV, EmbedderSettings, load_embedder  # noqa: E402
 from gateway.cache.verifier import Verifier  # noqa: E402
@@ -114,12 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     label = pairs.label
 
     verifier = Verifier.load_default()
-    verdicts = [verifier.check(a, b, float(c)) for a, b, c in zip(pairs.a, pairs.b, cos)]
+    tokens = pair_tokens(pairs, args.pairs, args.split, embedder) if verifier.alignment is not None else None
+    verdicts = [verifier.check(a, b, float(c), tokens(a, b) if tokens else None)
+                for a, b, c in zip(pairs.a, pairs.b, cos)]
     accepted = np.array([v.accepted for v in verdicts])
     precision, recall = precision_recall(accepted, label)
     base_precision, base_threshold = cosine_at_recall(cos, label, recall)
     cos_curve = [(t, *precision_recall(cos >= t, label)) for t in CURVE]
-    ver_curve = verifier_curve(verifier, pairs, cos)
+    ver_curve = verifier_curve(verifier, pairs, cos, tokens)
+    threshold = verifier.search_threshold(tokens is not None)
 
     print(f"{args.pairs.name}: {len(label)} pairs ({args.split} split), {int(label.sum())} duplicates; "
           f"embedder {embedder.name}")
@@ -128,15 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     for (t, cp, cr), (q, vp, vr) in zip(cos_curve[::2], [r for r in ver_curve if r[0] >= 0.55][::3]):
         print(f"| {t:.2f} | {cp:.3f} | {cr:.3f} | | {q:.2f} | {vp:.3f} | {vr:.3f} |")
     rejected = _rejections(verdicts)
-    print(f"\ndefault: threshold {verifier.threshold:.2f} -> precision {precision:.3f}, recall {recall:.3f}; "
+    print(f"\ndefault: threshold {threshold:.2f} -> precision {precision:.3f}, recall {recall:.3f}; "
           f"cosine alone at the same recall: precision {base_precision:.3f} (threshold {base_threshold:.3f})")
     print(f"rejected above the threshold by: {rejected}")
     print(f"embed latency per text: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({len(sample)} single-text calls)")
     if not args.no_plot:
-        print(plot(args.plot, cos_curve, ver_curve, (precision, recall, verifier.threshold), embedder.name))
+        print(plot(args.plot, cos_curve, ver_curve, (precision, recall, threshold), embedder.name))
     if args.json:
         print(json.dumps({"precision": round(precision, 4), "recall": round(recall, 4),
-                          "threshold": verifier.threshold, "cosine_only_precision_at_same_recall":
+                          "threshold": threshold, "verifier": "alignment" if tokens else "logistic", "cosine_only_precision_at_same_recall":
                           round(base_precision, 4), "cosine_only_threshold_at_same_recall": round(base_threshold, 4),
                           "embedder": embedder.name, "pairs": len(label), "duplicates": int(label.sum()),
                           "split": args.split, "embed_ms_p50": round(p50, 3), "embed_ms_p99": round(p99, 3),
@@ -144,12 +147,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def verifier_curve(verifier: Verifier, pairs, cos: np.ndarray) -> list[tuple[float, float, float]]:
-    """Precision and recall as the model's probability cut sweeps, rules on, over pairs with cosine >= POOL."""
+def pair_tokens(pairs, path: Path, split: str, embedder):
+    """A lookup (a, b) -> both questions' token states, for the alignment model; None without a local model."""
+    if not hasattr(embedder, "run"):
+        return None
+    texts = sorted(set(pairs.a) | set(pairs.b))
+    cache = CACHE_DIR / f"qqp-tokens-{file_digest(path)}-{split}-{len(texts)}-{embedder.name.replace(':', '_')}.npz"
+    table = TokenTable.build(texts, embedder, cache)
+    return lambda a, b: (table.values(a), table.values(b))
+
+
+def verifier_curve(verifier: Verifier, pairs, cos: np.ndarray, tokens) -> list[tuple[float, float, float]]:
+    """Precision and recall as the model's probability cut sweeps, rules on, over pairs the search would verify."""
     label, probability = pairs.label, np.zeros(len(cos))
-    loose = Verifier(POOL, None, verifier.rules)
-    for i in np.flatnonzero(cos >= POOL):
-        if loose.check(pairs.a[i], pairs.b[i], float(cos[i])).accepted and verifier.model is not None:
+    floor = verifier.search_threshold(True) if tokens else POOL
+    loose = Verifier(floor, None, verifier.rules)
+    for i in np.flatnonzero(cos >= floor):
+        if not loose.check(pairs.a[i], pairs.b[i], float(cos[i])).accepted:
+            continue
+        if tokens:
+            probability[i] = verifier.alignment.probability(*tokens(pairs.a[i], pairs.b[i]), float(cos[i]))
+        elif verifier.model is not None:
             probability[i] = verifier.model.probability(pairs.a[i], pairs.b[i], float(cos[i]))
     return [(q, *precision_recall(probability >= q, label)) for q in PROBABILITIES]
 

@@ -52,6 +52,7 @@ async def gateway(sim_url, gateway_url, model_dir):
     url = await gateway_url(await sim_url(), environ={"GATEWAY_MODEL_DIR": model_dir}, policy="default")
     status = await ready(url)
     assert status["cache"]["semantic"]["embedder"]["kind"] == "local", status["cache"]
+    assert status["cache"]["semantic"]["verifier"] == "alignment", status["cache"]
     return url
 
 
@@ -128,6 +129,10 @@ def test_gateway_processes_share_semantic_entries_and_rebuild_from_redis(tmp_pat
         time.sleep(1.0)  # within a few sync intervals, the other replica has the entry
         shared = asyncio.run(post(two, ask("What are the best ways to learn a new language quickly?")))
         assert shared.headers["x-gateway-cache"] == "semantic"
+        # The entry's token states went to Redis beside its answer, so the other replica's verifier read them
+        # without running the model on the cached question.
+        stored_tokens = redis.Redis.from_url(redis_url).keys(f"{redis_prefix}:sem:t:*")
+        assert len(stored_tokens) == 1
         three = start_gateway()  # started after the entry was stored: it rebuilds its index from Redis
         rebuilt = asyncio.run(post(three, ask("What are the best ways to learn a new language quickly?")))
         assert rebuilt.headers["x-gateway-cache"] in ("semantic", "exact")

@@ -24,6 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from gateway.cache.token_states import TokenStates
+
 MODEL_DIR_ENV = "GATEWAY_MODEL_DIR"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with 256-token inputs (sentence_bert_config.json).
 VARIANT_FILES = {"int8": "onnx/model_qint8.onnx", "fp32": "onnx/model.onnx"}
@@ -52,27 +54,35 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+@dataclass(frozen=True)
+class Embedded:
+    """One model run's result for a text: the pooled unit vector and the per-token output behind it."""
+
+    vector: np.ndarray
+    tokens: TokenStates
+
+
 class _LruCache:
-    """A small map from text hash to vector: agents resend the same question often, and a model call costs ms."""
+    """A small map from text hash to its model output: agents resend the same question often, and a run costs ms."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._items: OrderedDict[bytes, Embedded] = OrderedDict()
 
     @staticmethod
     def key(text: str) -> bytes:
         return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
-    def get(self, key: bytes) -> np.ndarray | None:
-        vector = self._items.get(key)
-        if vector is not None:
+    def get(self, key: bytes) -> Embedded | None:
+        found = self._items.get(key)
+        if found is not None:
             self._items.move_to_end(key)
-        return vector
+        return found
 
-    def put(self, key: bytes, vector: np.ndarray) -> None:
+    def put(self, key: bytes, embedded: Embedded) -> None:
         if self._size <= 0:
             return
-        self._items[key] = vector
+        self._items[key] = embedded
         self._items.move_to_end(key)
         while len(self._items) > self._size:
             self._items.popitem(last=False)
@@ -111,23 +121,32 @@ class OnnxEmbedder:
 
     def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
         """Embed on the calling thread (benchmarks use this; the server goes through embed(), never both)."""
-        keys = [self._cache.key(t) for t in texts]
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        return np.stack([found.vector for found in self.embedded_sync(texts)]) if texts else \
+            np.empty((0, self.dim), dtype=np.float32)
+
+    def embedded_sync(self, texts: Sequence[str]) -> list[Embedded]:
+        """Vectors and token states, from the LRU where the text was seen, else from batched model runs."""
+        out: list[Embedded | None] = [None] * len(texts)
         missing: dict[bytes, list[int]] = {}
-        for i, key in enumerate(keys):
-            hit = self._cache.get(key)
-            if hit is not None:
-                out[i] = hit
-            else:
+        for i, text in enumerate(texts):
+            key = self._cache.key(text)
+            out[i] = self._cache.get(key)
+            if out[i] is None:
                 missing.setdefault(key, []).append(i)
         todo = list(missing)
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start:start + self.batch_size]
-            vectors = self._run([texts[missing[k][0]] for k in chunk])
-            for key, vector in zip(chunk, vectors):
-                self._cache.put(key, vector)
-                out[missing[key]] = vector
-        return out
+            for key, found in zip(chunk, self.run([texts[missing[k][0]] for k in chunk])):
+                self._cache.put(key, found)
+                for i in missing[key]:
+                    out[i] = found
+        return [found for found in out if found is not None]
+
+    async def token_states(self, text: str) -> TokenStates:
+        """The text's per-token output for the verifier; an LRU hit right after embed() of the same text."""
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(self._executor, self.embedded_sync, [text])
+        return found[0].tokens
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed off the event loop, on the embedder's own thread."""
@@ -140,16 +159,17 @@ class OnnxEmbedder:
         cache's later lookup of the same question is an LRU hit instead of a second model run."""
         return self._executor.submit(self.embed_sync, list(texts)).result()
 
-    def _run(self, texts: list[str]) -> np.ndarray:
-        """One model call: tokenize, run, mean-pool over real tokens, normalise."""
+    def run(self, texts: list[str]) -> list[Embedded]:
+        """One model call: tokenize, run, mean-pool over real tokens, normalise; keep each text's real tokens."""
         encodings = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         hidden = self.session.run(["last_hidden_state"], {k: v for k, v in feeds.items() if k in self._inputs})[0]
         weights = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        return normalize(pooled)
+        pooled = normalize((hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9))
+        lengths = mask.sum(axis=1)
+        return [Embedded(pooled[i], TokenStates.quantize(hidden[i, :lengths[i]])) for i in range(len(texts))]
 
     def describe(self) -> dict[str, object]:
         return {"kind": "local", "name": self.name, "dim": self.dim, "variant": self.variant,

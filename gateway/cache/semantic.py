@@ -23,6 +23,7 @@ from gateway.cache.answer import CachedAnswer
 from gateway.cache.embedder import Embedder
 from gateway.cache.memory import ByteLRU
 from gateway.cache.redis_link import RedisLink
+from gateway.cache.token_states import TokenStates
 from gateway.cache.vector_index import VectorIndex
 from gateway.cache.verifier import Verifier
 
@@ -58,15 +59,24 @@ class SemanticCache:
         self.verifier = verifier
         self.redis = redis
         self.memory = memory
-        self.threshold = verifier.threshold if threshold is None else threshold
+        # The local embedder also gives each question's token states, which the verifier's alignment model reads.
+        self._token_states = getattr(embedder, "token_states", None)
+        with_tokens = self._token_states is not None
+        self.threshold = verifier.search_threshold(with_tokens) if threshold is None else threshold
         self.max_entries = max_entries
         self.rejections: Counter[str] = Counter()
         self._log_key = f"{prefix}:sem:log"
         self._answer_prefix = f"{prefix}:sem:e:"
+        self._tokens_prefix = f"{prefix}:sem:t:"
         self._indexes: dict[str, VectorIndex] = {}
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._last_log_id = b"0"
         self._swept_at = time.monotonic()
+
+    @property
+    def verifier_kind(self) -> str:
+        """Which model judges candidates, for /readyz: the alignment model needs the embedder's token states."""
+        return "alignment" if self._token_states is not None and self.verifier.alignment is not None else "logistic"
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -75,47 +85,66 @@ class SemanticCache:
         vector = (await self.embedder.embed([question]))[0]
         index = self._indexes.get(self._space(namespace))
         rejected: list[str] = []
+        query_tokens: list[np.ndarray] = []  # filled on the first candidate: an LRU hit on the run just made
         for entry_id, similarity in index.search(vector, _NEIGHBOURS) if index is not None else ():
             if similarity < self.threshold:
                 break
-            hit = await self._verified(entry_id, similarity, question, rejected)
+            if self._token_states is not None and not query_tokens:
+                query_tokens.append((await self._token_states(question)).values())
+            hit = await self._verified(entry_id, similarity, question, query_tokens, rejected)
             if hit is not None:
                 return SemanticLookup(hit, tuple(rejected))
         return SemanticLookup(None, tuple(rejected))
 
-    async def _verified(self, entry_id: int, similarity: float, question: str,
+    async def _verified(self, entry_id: int, similarity: float, question: str, query_tokens: list[np.ndarray],
                         rejected: list[str]) -> SemanticHit | None:
         entry = self._entries.get(entry_id)
         if entry is None or entry.expires_at <= time.time():
             self._forget(entry_id)
             return None
-        verdict = self.verifier.check(question, entry.question, similarity)
-        if not verdict.accepted:
-            rejected.append(verdict.reason)
-            self.rejections[verdict.family] += 1
-            return None
-        blob = self.memory.get(self._answer_prefix + str(entry_id))
-        if blob is None:
-            blob = await self.redis.call(lambda client: client.get(self._answer_prefix + str(entry_id)))
+        blob, tokens_blob = await self._stored(entry_id)
         answer = CachedAnswer.from_bytes(blob) if blob else None
         if answer is None:  # expired or evicted everywhere: the vector is all that was left
             self._forget(entry_id)
             return None
+        cached_tokens = TokenStates.from_bytes(tokens_blob) if tokens_blob and query_tokens else None
+        pair = (query_tokens[0], cached_tokens.values()) if cached_tokens is not None else None
+        verdict = self.verifier.check(question, entry.question, similarity, pair)
+        if not verdict.accepted:
+            rejected.append(verdict.reason)
+            self.rejections[verdict.family] += 1
+            return None
         return SemanticHit(answer, similarity)
 
-    def store(self, namespace: str, question: str, vector: np.ndarray, answer: CachedAnswer, ttl_s: int) -> None:
+    async def _stored(self, entry_id: int) -> tuple[bytes | None, bytes | None]:
+        """The entry's answer and token states: from memory, else both in one Redis round trip."""
+        keys = (self._answer_prefix + str(entry_id), self._tokens_prefix + str(entry_id))
+        blob, tokens_blob = self.memory.get(keys[0]), self.memory.get(keys[1])
+        if blob is None:
+            found = await self.redis.call(lambda client: client.mget(keys))
+            blob, tokens_blob = found if found else (None, None)
+        return blob, tokens_blob
+
+    def store(self, namespace: str, question: str, vector: np.ndarray, answer: CachedAnswer, ttl_s: int,
+              tokens: TokenStates | None = None) -> None:
         entry_id = secrets.randbits(62)
         expires_at = time.time() + ttl_s
         blob = answer.to_bytes()
+        tokens_blob = tokens.to_bytes() if tokens is not None else b""
         self.memory.put(self._answer_prefix + str(entry_id), blob, ttl_s)
+        if tokens_blob:
+            self.memory.put(self._tokens_prefix + str(entry_id), tokens_blob, ttl_s)
         self._add(entry_id, _Entry(self._space(namespace), question, expires_at), vector)
         fields = {"id": entry_id, "ns": self._space(namespace), "q": question, "exp": expires_at,
                   "v": np.asarray(vector, dtype=np.float32).tobytes()}
-        self.redis.write_behind(lambda client: self._publish(client, entry_id, blob, ttl_s, fields))
+        self.redis.write_behind(lambda client: self._publish(client, entry_id, blob, tokens_blob, ttl_s, fields))
 
-    async def _publish(self, client, entry_id: int, blob: bytes, ttl_s: int, fields: dict) -> None:
+    async def _publish(self, client, entry_id: int, blob: bytes, tokens_blob: bytes, ttl_s: int,
+                       fields: dict) -> None:
         async with client.pipeline(transaction=False) as pipe:
             pipe.set(self._answer_prefix + str(entry_id), blob, ex=ttl_s)
+            if tokens_blob:
+                pipe.set(self._tokens_prefix + str(entry_id), tokens_blob, ex=ttl_s)
             pipe.xadd(self._log_key, fields, maxlen=self.max_entries, approximate=True)
             await pipe.execute()
 
@@ -171,6 +200,7 @@ class SemanticCache:
         if entry is not None:
             self._indexes[entry.namespace].remove(np.array([entry_id], dtype=np.int64))
             self.memory.remove(self._answer_prefix + str(entry_id))
+            self.memory.remove(self._tokens_prefix + str(entry_id))
 
     def _sweep(self) -> None:
         if time.monotonic() - self._swept_at < _SWEEP_EVERY_S:

@@ -117,18 +117,21 @@ class CacheService:
     async def _store_semantic(self, ticket: CacheTicket, completion: dict, model: str) -> None:
         try:
             vector = (await self.semantic.embedder.embed([ticket.question]))[0]
+            token_states = getattr(self.semantic.embedder, "token_states", None)
+            tokens = await token_states(ticket.question) if token_states is not None else None
         except Exception as exc:
             self.stats.embed_errors += 1
             log.warning("semantic store skipped: embedder failed (%s)", type(exc).__name__)
             return
         self.semantic.store(ticket.namespace, ticket.question, vector, new_answer(completion, model,
-                                                                                  ticket.question), ticket.ttl_s)
+                                                                                  ticket.question), ticket.ttl_s, tokens)
 
     def status(self) -> dict[str, object]:
         semantic = self.semantic
         return {"memory_entries": len(self.memory), "memory_bytes": self.memory.bytes, "redis": self.redis.state,
                 "semantic": {"entries": len(semantic), "threshold": semantic.threshold,
-                             "embedder": semantic.embedder.describe()} if semantic is not None else
+                             "verifier": semantic.verifier_kind, "embedder": semantic.embedder.describe()}
+                if semantic is not None else
                 {"state": self.semantic_error or "loading"}}
 
     async def close(self) -> None:

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+import numpy as np
+
+from gateway.cache.alignment import AlignmentModel
+from gateway.cache.alignment import load_default as alignment_model
 from gateway.cache.pair_features import FEATURES, RULES, PairFeatures, differences, parse
 
 PARAMS_FILE = "verifier_params.json"
@@ -54,18 +58,27 @@ def same_words(query: str, cached: str) -> bool:
 
 
 class Verifier:
-    """Threshold, then hard rules, then (when parameters are loaded) the duplicate-probability model."""
+    """Threshold, then hard rules, then a duplicate-probability model: the alignment model when both questions'
+    token states are at hand (the local embedder gives them), else the logistic model over readable features."""
 
-    def __init__(self, threshold: float, model: PairModel | None = None, rules: frozenset[str] | None = None) -> None:
+    def __init__(self, threshold: float, model: PairModel | None = None, rules: frozenset[str] | None = None,
+                 alignment: AlignmentModel | None = None) -> None:
         self.threshold = threshold
         self.model = model
         self.rules = rules if rules is not None else frozenset(RULES)
+        self.alignment = alignment
 
     @classmethod
     def load_default(cls) -> Verifier:
-        """The shipped configuration: the threshold, rules and model chosen on QQP's training split."""
+        """The shipped configuration: the thresholds, rules and models chosen on QQP's training split."""
         text = resources.files("gateway.cache").joinpath(PARAMS_FILE).read_text(encoding="utf-8")
-        return cls.from_params(json.loads(text))
+        verifier = cls.from_params(json.loads(text))
+        verifier.alignment = alignment_model()
+        return verifier
+
+    def search_threshold(self, with_tokens: bool) -> float:
+        """The lowest similarity worth verifying: the alignment model reads further down than the logistic one."""
+        return self.alignment.min_similarity if with_tokens and self.alignment is not None else self.threshold
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Verifier:
@@ -75,15 +88,27 @@ class Verifier:
         model = PairModel(tuple(float(w) for w in params["weights"]), float(params["min_probability"]), features)
         return cls(float(params["threshold"]), model, frozenset(params["rules"]))
 
-    def check(self, query: str, cached: str, similarity: float) -> Verdict:
-        """Accept only when the similarity reaches the threshold and nothing says the questions differ."""
-        if similarity < self.threshold:
-            return Verdict(False, f"similarity {similarity:.3f} below threshold {self.threshold:.3f}", "threshold")
+    def check(self, query: str, cached: str, similarity: float,
+              tokens: tuple[np.ndarray, np.ndarray] | None = None) -> Verdict:
+        """Accept only when the similarity reaches the threshold and nothing says the questions differ.
+
+        `tokens` are the two questions' per-token states (query's, cached's), for the alignment model."""
+        threshold = self.search_threshold(tokens is not None)
+        if similarity < threshold:
+            return Verdict(False, f"similarity {similarity:.3f} below threshold {threshold:.3f}", "threshold")
         found = differences(parse(query), parse(cached))
         for family in RULES:
             if family in found and family in self.rules:
                 return Verdict(False, f"{family}: {found[family]}", family)
-        if self.model is not None and not same_words(query, cached):
+        if same_words(query, cached):
+            return Verdict(True, f"similarity {similarity:.3f}, the same words")
+        if tokens is not None and self.alignment is not None:
+            p = self.alignment.probability(tokens[0], tokens[1], similarity)
+            if p < self.alignment.min_probability:
+                cut = self.alignment.min_probability
+                return Verdict(False, f"alignment: duplicate probability {p:.2f} below {cut:.2f}", "model")
+            return Verdict(True, f"similarity {similarity:.3f}, aligned duplicate probability {p:.2f}")
+        if self.model is not None:
             p = self.model.probability(query, cached, similarity)
             if p < self.model.min_probability:
                 cut = self.model.min_probability

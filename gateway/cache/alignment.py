@@ -14,7 +14,7 @@ with the probability cut and the cosine floor chosen on out-of-fold scores withi
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 import numpy as np
@@ -36,22 +36,6 @@ class Member:
     out_w: np.ndarray
     out_b: np.ndarray
 
-    def logit(self, a_tokens: np.ndarray, b_tokens: np.ndarray, similarity: float) -> float:
-        a = a_tokens @ self.proj_w + self.proj_b
-        b = b_tokens @ self.proj_w + self.proj_b
-        scores = a @ b.T / np.sqrt(a.shape[1])
-        a_aligned = _softmax(scores, axis=1) @ b
-        b_aligned = _softmax(scores, axis=0).T @ a
-        va, vb = self._compare(a, a_aligned), self._compare(b, b_aligned)
-        pair = np.concatenate([va + vb, np.abs(va - vb), [similarity]])
-        hidden = np.maximum(pair @ self.hid_w + self.hid_b, 0.0)
-        return float(hidden @ self.out_w + self.out_b)
-
-    def _compare(self, x: np.ndarray, aligned: np.ndarray) -> np.ndarray:
-        compared = np.maximum(np.concatenate([x, aligned, x - aligned, x * aligned], axis=1) @ self.cmp_w
-                              + self.cmp_b, 0.0)
-        return np.concatenate([compared.mean(axis=0), compared.max(axis=0)])
-
 
 def _softmax(scores: np.ndarray, axis: int) -> np.ndarray:
     shifted = np.exp(scores - scores.max(axis=axis, keepdims=True))
@@ -60,16 +44,39 @@ def _softmax(scores: np.ndarray, axis: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class AlignmentModel:
-    """p(duplicate) as the mean of the members' sigmoids; accept at `min_probability`, search from `min_similarity`."""
+    """p(duplicate) as the mean of the members' sigmoids; accept at `min_probability`, search from `min_similarity`.
+
+    The members run together: their weights are stacked on a leading axis, so a check is a handful of batched
+    matrix products (numpy's per-call overhead, paid once, not once per member)."""
 
     members: tuple[Member, ...]
     min_probability: float
     min_similarity: float
+    _stacked: dict[str, np.ndarray] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        stacked = {name: np.stack([getattr(m, name) for m in self.members]).astype(np.float32) for name in LAYERS}
+        object.__setattr__(self, "_stacked", stacked)
 
     def probability(self, a_tokens: np.ndarray, b_tokens: np.ndarray, similarity: float) -> float:
         """Symmetric by construction: the pooled comparisons enter as a sum and an absolute difference."""
-        logits = [m.logit(a_tokens, b_tokens, similarity) for m in self.members]
-        return float(np.mean([1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0))) for z in logits]))
+        w = self._stacked
+        a = a_tokens @ w["proj_w"] + w["proj_b"][:, None, :]          # members x tokens x dim
+        b = b_tokens @ w["proj_w"] + w["proj_b"][:, None, :]
+        scores = a @ b.transpose(0, 2, 1) / np.sqrt(a.shape[2])
+        a_aligned = _softmax(scores, axis=2) @ b
+        b_aligned = _softmax(scores, axis=1).transpose(0, 2, 1) @ a
+        va, vb = self._compare(a, a_aligned), self._compare(b, b_aligned)
+        pair = np.concatenate([va + vb, np.abs(va - vb), np.full((len(self.members), 1), similarity)], axis=1)
+        hidden = np.maximum(np.einsum("mi,mij->mj", pair, w["hid_w"]) + w["hid_b"], 0.0)
+        logits = np.einsum("mj,mj->m", hidden, w["out_w"]) + w["out_b"]
+        return float(np.mean(1.0 / (1.0 + np.exp(-np.clip(logits, -40.0, 40.0)))))
+
+    def _compare(self, x: np.ndarray, aligned: np.ndarray) -> np.ndarray:
+        w = self._stacked
+        compared = np.maximum(np.concatenate([x, aligned, x - aligned, x * aligned], axis=2) @ w["cmp_w"]
+                              + w["cmp_b"][:, None, :], 0.0)
+        return np.concatenate([compared.mean(axis=1), compared.max(axis=1)], axis=1)
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> AlignmentModel:

@@ -114,8 +114,8 @@ async def test_the_semantic_cache_reuses_the_routers_embedding(monkeypatch):
     shared = load_prompt_embedder(MODEL_DIR)
     assert load_embedder(EmbedderSettings(kind="auto", model_dir=MODEL_DIR)) is shared
     runs = []
-    original = shared._run
-    monkeypatch.setattr(shared, "_run", lambda texts: runs.append(texts) or original(texts))
+    original = shared.run
+    monkeypatch.setattr(shared, "run", lambda texts: runs.append(texts) or original(texts))
     question = "How many moons does Jupiter have, roughly? (embedding-once test)"
     QualityRouter(QualityRouter.load_default("embedding").params, shared.embed_waiting).need(question)
     await shared.embed([question])  # the semantic cache's lookup of the same question
@@ -128,8 +128,8 @@ async def test_prefetch_runs_the_model_off_the_event_loop_and_the_decision_reuse
     from gateway.routing.embedding import load_prompt_embedder
     shared = load_prompt_embedder(MODEL_DIR)
     threads = []
-    original = shared._run
-    monkeypatch.setattr(shared, "_run", lambda texts: threads.append(threading.current_thread()) or original(texts))
+    original = shared.run
+    monkeypatch.setattr(shared, "run", lambda texts: threads.append(threading.current_thread()) or original(texts))
     router = QualityRouter(QualityRouter.load_default("embedding").params, shared.embed_waiting)
     question = "Which sorting algorithm suits nearly sorted data best? (prefetch test)"
     await router.prefetch(question)

@@ -139,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         print(plot(args.plot, cos_curve, ver_curve, (precision, recall, threshold), embedder.name))
     if args.json:
         print(json.dumps({"precision": round(precision, 4), "recall": round(recall, 4),
-                          "threshold": threshold, "verifier": "alignment" if tokens else "logistic", "cosine_only_precision_at_same_recall":
-                          round(base_precision, 4), "cosine_only_threshold_at_same_recall": round(base_threshold, 4),
+                          "threshold": threshold, "verifier": "alignment" if tokens else "logistic",
+                          "cosine_only_precision_at_same_recall": round(base_precision, 4),
+                          "cosine_only_threshold_at_same_recall": round(base_threshold, 4),
                           "embedder": embedder.name, "pairs": len(label), "duplicates": int(label.sum()),
                           "split": args.split, "embed_ms_p50": round(p50, 3), "embed_ms_p99": round(p99, 3),
                           "rejected_by": rejected}))

@@ -146,8 +146,8 @@ def choose_cut(prob: np.ndarray, a: list[str], b: list[str], cos: np.ndarray, y:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=Path, default=default_pairs())
-    parser.add_argument("--model-dir", default=os.environ.get(MODEL_DIR_ENV,
-                                                              str(REPO.parent / "shared" / "models" / "all-MiniLM-L6-v2")))
+    shared_model = REPO.parent / "shared" / "models" / "all-MiniLM-L6-v2"
+    parser.add_argument("--model-dir", default=os.environ.get(MODEL_DIR_ENV, str(shared_model)))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--dim", type=int, default=64)

@@ -78,6 +78,10 @@ class SemanticCache:
         """Which model judges candidates, for /readyz: the alignment model needs the embedder's token states."""
         return "alignment" if self._token_states is not None and self.verifier.alignment is not None else "logistic"
 
+    async def tokens_of(self, question: str) -> TokenStates | None:
+        """The question's token states to store with its entry (None when the embedder has none)."""
+        return await self._token_states(question) if self._token_states is not None else None
+
     def __len__(self) -> int:
         return len(self._entries)
 

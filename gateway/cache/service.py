@@ -117,14 +117,13 @@ class CacheService:
     async def _store_semantic(self, ticket: CacheTicket, completion: dict, model: str) -> None:
         try:
             vector = (await self.semantic.embedder.embed([ticket.question]))[0]
-            token_states = getattr(self.semantic.embedder, "token_states", None)
-            tokens = await token_states(ticket.question) if token_states is not None else None
+            tokens = await self.semantic.tokens_of(ticket.question)
         except Exception as exc:
             self.stats.embed_errors += 1
             log.warning("semantic store skipped: embedder failed (%s)", type(exc).__name__)
             return
-        self.semantic.store(ticket.namespace, ticket.question, vector, new_answer(completion, model,
-                                                                                  ticket.question), ticket.ttl_s, tokens)
+        answer = new_answer(completion, model, ticket.question)
+        self.semantic.store(ticket.namespace, ticket.question, vector, answer, ticket.ttl_s, tokens)
 
     def status(self) -> dict[str, object]:
         semantic = self.semantic

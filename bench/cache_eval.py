@@ -167,7 +167,8 @@ def verifier_curve(verifier: Verifier, pairs, cos: np.ndarray, tokens) -> list[t
         if not loose.check(pairs.a[i], pairs.b[i], float(cos[i])).accepted:
             continue
         if tokens:
-            probability[i] = verifier.alignment.probability(*tokens(pairs.a[i], pairs.b[i]), float(cos[i]))
+            probability[i] = verifier.aligned_probability(pairs.a[i], pairs.b[i], float(cos[i]),
+                                                          tokens(pairs.a[i], pairs.b[i]))
         elif verifier.model is not None:
             probability[i] = verifier.model.probability(pairs.a[i], pairs.b[i], float(cos[i]))
     return [(q, *precision_recall(probability >= q, label)) for q in PROBABILITIES]

@@ -59,11 +59,14 @@ def test_a_damaged_blob_is_not_read_as_token_states(blob):
 def test_the_parameters_round_trip_and_the_model_is_symmetric(embedder, verifier):
     model = verifier.alignment
     again = AlignmentModel.from_arrays(model.to_arrays())
-    similarity, (a, b) = pair(embedder, "What is the best way to learn guitar?", "How should I start learning guitar?")
-    p = model.probability(a, b, similarity)
+    query, cached = "What is the best way to learn guitar?", "How should I start learning guitar?"
+    similarity, (a, b) = pair(embedder, query, cached)
+    words = verifier.lexical(query, cached)
+    assert len(words) == model.lexical_inputs and words == verifier.lexical(cached, query)
+    p = model.probability(a, b, similarity, words)
     assert 0.0 < p < 1.0
-    assert model.probability(b, a, similarity) == pytest.approx(p, abs=1e-6)
-    assert again.probability(a, b, similarity) == pytest.approx(p, abs=1e-3)  # stored as float16
+    assert model.probability(b, a, similarity, words) == pytest.approx(p, abs=1e-6)
+    assert again.probability(a, b, similarity, words) == pytest.approx(p, abs=1e-3)  # stored as float16
     assert load_default() is load_default()  # loaded once per process
 
 
@@ -125,6 +128,40 @@ async def test_another_replica_verifies_with_the_token_states_stored_in_redis(em
         assert found.hit is not None and found.hit.answer.completion == answer.completion
         assert verifier.had_tokens == [True]
         assert reader.threshold == verifier.search_threshold(True) and reader.verifier_kind == "alignment"
+    finally:
+        await writer_redis.close()
+        await reader_redis.close()
+
+
+class CountingRedisLink(RedisLink):
+    """The real link, counting the round trips it makes."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, timeout_s=2.0)
+        self.calls = 0
+
+    async def call(self, operation, timeout_s=None, idempotent=True):
+        self.calls += 1
+        return await super().call(operation, timeout_s, idempotent)
+
+
+async def test_a_look_alike_the_rules_reject_costs_no_redis_round_trip(embedder, redis_url, redis_prefix):
+    writer_redis, reader_redis = RedisLink(redis_url, timeout_s=2.0), CountingRedisLink(redis_url)
+    writer = SemanticCache(embedder, Verifier.load_default(), writer_redis, ByteLRU(1 << 20), redis_prefix)
+    reader = SemanticCache(embedder, Verifier.load_default(), reader_redis, ByteLRU(1 << 20), redis_prefix)
+    try:
+        question = "How do I gain weight quickly?"
+        vector = (await embedder.embed([question]))[0]
+        answer = new_answer({"choices": [{"message": {"role": "assistant", "content": "Eat more."}}]}, "m")
+        writer.store("ns", question, vector, answer, 60, await embedder.token_states(question))
+        await writer_redis.drain()
+        assert await reader.sync() == 1  # the answer and token states stay in Redis
+        before = reader_redis.calls
+        found = await reader.lookup("ns", "How do I lose weight quickly?")
+        assert found.hit is None and found.rejected and found.rejected[0].startswith("antonym")
+        assert reader_redis.calls == before  # rejected on the two questions alone, before any fetch
+        found = await reader.lookup("ns", "What is the fastest way to gain weight?")
+        assert reader_redis.calls == before + 1  # a candidate the rules pass is fetched: one MGET
     finally:
         await writer_redis.close()
         await reader_redis.close()

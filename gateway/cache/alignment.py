@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Sequence
 
 import numpy as np
 
@@ -58,8 +59,16 @@ class AlignmentModel:
         stacked = {name: np.stack([getattr(m, name) for m in self.members]).astype(np.float32) for name in LAYERS}
         object.__setattr__(self, "_stacked", stacked)
 
-    def probability(self, a_tokens: np.ndarray, b_tokens: np.ndarray, similarity: float) -> float:
-        """Symmetric by construction: the pooled comparisons enter as a sum and an absolute difference."""
+    @property
+    def lexical_inputs(self) -> int:
+        """How many word-level pair features (PairFeatures.lexical) the networks read beside the cosine."""
+        member = self.members[0]
+        return member.hid_w.shape[0] - 4 * member.proj_w.shape[1] - 1
+
+    def probability(self, a_tokens: np.ndarray, b_tokens: np.ndarray, similarity: float,
+                    lexical: Sequence[float] = ()) -> float:
+        """Symmetric by construction: the pooled comparisons enter as a sum and an absolute difference, and the
+        word-level features are symmetric themselves. `lexical` must hold `lexical_inputs` values."""
         w = self._stacked
         a = a_tokens @ w["proj_w"] + w["proj_b"][:, None, :]          # members x tokens x dim
         b = b_tokens @ w["proj_w"] + w["proj_b"][:, None, :]
@@ -67,7 +76,8 @@ class AlignmentModel:
         a_aligned = _softmax(scores, axis=2) @ b
         b_aligned = _softmax(scores, axis=1).transpose(0, 2, 1) @ a
         va, vb = self._compare(a, a_aligned), self._compare(b, b_aligned)
-        pair = np.concatenate([va + vb, np.abs(va - vb), np.full((len(self.members), 1), similarity)], axis=1)
+        scalars = np.broadcast_to(np.array([similarity, *lexical], np.float32), (len(self.members), 1 + len(lexical)))
+        pair = np.concatenate([va + vb, np.abs(va - vb), scalars], axis=1)
         hidden = np.maximum(np.einsum("mi,mij->mj", pair, w["hid_w"]) + w["hid_b"], 0.0)
         logits = np.einsum("mj,mj->m", hidden, w["out_w"]) + w["out_b"]
         return float(np.mean(1.0 / (1.0 + np.exp(-np.clip(logits, -40.0, 40.0)))))

@@ -254,11 +254,16 @@ class PairFeatures:
         return sum(values), max(values, default=0.0)
 
     def vector(self, query: str, cached: str, similarity: float) -> list[float]:
+        return [1.0, similarity, similarity * similarity, *self.lexical(query, cached)]
+
+    def lexical(self, query: str, cached: str) -> list[float]:
+        """The word-level features (FEATURES from jaccard on): symmetric in the two questions, so the alignment
+        model, which reads them beside its token comparisons, stays symmetric too."""
         a, b = parse(query), parse(cached)
         jaccard, only_a, only_b = overlap(a, b)
         (sum_a, max_a), (sum_b, max_b) = self.rarity(only_a), self.rarity(only_b)
         names_a, names_b = names_swapped(a, b)
-        return [1.0, similarity, similarity * similarity, jaccard, min(sum_a, sum_b) / 10, max(sum_a, sum_b) / 10,
+        return [jaccard, min(sum_a, sum_b) / 10, max(sum_a, sum_b) / 10,
                 max(max_a, max_b) / 10, min(len(a.content), len(b.content)) / 10,
                 float(a.numbers != b.numbers), float(bool(names_a or names_b)), float(a.negated != b.negated),
                 float(a.units != b.units), float(a.formats != b.formats), float(a.ask != b.ask)]

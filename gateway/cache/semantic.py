@@ -25,7 +25,7 @@ from gateway.cache.memory import ByteLRU
 from gateway.cache.redis_link import RedisLink
 from gateway.cache.token_states import TokenStates
 from gateway.cache.vector_index import VectorIndex
-from gateway.cache.verifier import Verifier
+from gateway.cache.verifier import Verdict, Verifier
 
 log = logging.getLogger(__name__)
 _NEIGHBOURS = 4
@@ -106,6 +106,9 @@ class SemanticCache:
         if entry is None or entry.expires_at <= time.time():
             self._forget(entry_id)
             return None
+        verdict = self.verifier.screen(question, entry.question, similarity, bool(query_tokens))
+        if verdict is not None:
+            return self._rejected(verdict, rejected)
         blob, tokens_blob = await self._stored(entry_id)
         answer = CachedAnswer.from_bytes(blob) if blob else None
         if answer is None:  # expired or evicted everywhere: the vector is all that was left
@@ -115,10 +118,13 @@ class SemanticCache:
         pair = (query_tokens[0], cached_tokens.values()) if cached_tokens is not None else None
         verdict = self.verifier.check(question, entry.question, similarity, pair)
         if not verdict.accepted:
-            rejected.append(verdict.reason)
-            self.rejections[verdict.family] += 1
-            return None
+            return self._rejected(verdict, rejected)
         return SemanticHit(answer, similarity)
+
+    def _rejected(self, verdict: Verdict, rejected: list[str]) -> None:
+        rejected.append(verdict.reason)
+        self.rejections[verdict.family] += 1
+        return None
 
     async def _stored(self, entry_id: int) -> tuple[bytes | None, bytes | None]:
         """The entry's answer and token states: from memory, else both in one Redis round trip."""

@@ -88,22 +88,43 @@ class Verifier:
         model = PairModel(tuple(float(w) for w in params["weights"]), float(params["min_probability"]), features)
         return cls(float(params["threshold"]), model, frozenset(params["rules"]))
 
-    def check(self, query: str, cached: str, similarity: float,
-              tokens: tuple[np.ndarray, np.ndarray] | None = None) -> Verdict:
-        """Accept only when the similarity reaches the threshold and nothing says the questions differ.
-
-        `tokens` are the two questions' per-token states (query's, cached's), for the alignment model."""
-        threshold = self.search_threshold(tokens is not None)
+    def screen(self, query: str, cached: str, similarity: float, with_tokens: bool) -> Verdict | None:
+        """The rejections that need only the two questions (threshold, hard rules), or None: the semantic cache asks
+        this before it fetches a candidate's answer and token states, so a look-alike costs no Redis round trip."""
+        threshold = self.search_threshold(with_tokens)
         if similarity < threshold:
             return Verdict(False, f"similarity {similarity:.3f} below threshold {threshold:.3f}", "threshold")
         found = differences(parse(query), parse(cached))
         for family in RULES:
             if family in found and family in self.rules:
                 return Verdict(False, f"{family}: {found[family]}", family)
+        return None
+
+    def aligned_probability(self, query: str, cached: str, similarity: float,
+                            tokens: tuple[np.ndarray, np.ndarray]) -> float:
+        """The alignment model's p(duplicate): the token states, the cosine and the word features it was trained on."""
+        return self.alignment.probability(tokens[0], tokens[1], similarity, self.lexical(query, cached))
+
+    def lexical(self, query: str, cached: str) -> list[float]:
+        """The word-level features the alignment model was trained with, if any (from the logistic model's IDF)."""
+        if not self.alignment.lexical_inputs:
+            return []
+        if self.model is None:
+            raise ValueError("the alignment model reads word features; it needs the logistic model's word rarities")
+        return self.model.features.lexical(query, cached)
+
+    def check(self, query: str, cached: str, similarity: float,
+              tokens: tuple[np.ndarray, np.ndarray] | None = None) -> Verdict:
+        """Accept only when the similarity reaches the threshold and nothing says the questions differ.
+
+        `tokens` are the two questions' per-token states (query's, cached's), for the alignment model."""
+        screened = self.screen(query, cached, similarity, tokens is not None)
+        if screened is not None:
+            return screened
         if same_words(query, cached):
             return Verdict(True, f"similarity {similarity:.3f}, the same words")
         if tokens is not None and self.alignment is not None:
-            p = self.alignment.probability(tokens[0], tokens[1], similarity)
+            p = self.aligned_probability(query, cached, similarity, tokens)
             if p < self.alignment.min_probability:
                 cut = self.alignment.min_probability
                 return Verdict(False, f"alignment: duplicate probability {p:.2f} below {cut:.2f}", "model")

@@ -62,7 +62,7 @@ async def embed_latency(embedder, texts: list[str]) -> tuple[float, float]:
     return float(np.percentile(times, 50)), float(np.percentile(times, 99))
 
 
-def plot(path: Path, cos_curve: list[tuple], ver_curve: list[tuple], point: tuple, name: str) -> str:
+def plot(path: Path, cos_curve: list[tuple], ver_curve: list[tuple], point: tuple, name: str, floor: float) -> str:
     """Draw both precision/recall curves; a missing matplotlib skips the plot, not the run."""
     try:
         import matplotlib
@@ -73,7 +73,7 @@ def plot(path: Path, cos_curve: list[tuple], ver_curve: list[tuple], point: tupl
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     ax.plot([r for _, _, r in cos_curve], [p for _, p, _ in cos_curve], "o-", ms=3, label="cosine only")
     ax.plot([r for _, _, r in ver_curve], [p for _, p, _ in ver_curve], "o-", ms=3,
-            label=f"verifier (rules + model), cosine >= {POOL}")
+            label=f"verifier (rules + model), probability cut swept, cosine >= {floor}")
     ax.plot([point[1]], [point[0]], "k*", ms=12, label=f"default (threshold {point[2]:.2f})")
     ax.axhline(0.92, color="grey", lw=0.7, ls="--")
     ax.set_xlabel("recall (share of duplicate pairs served from cache)")
@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rejected above the threshold by: {rejected}")
     print(f"embed latency per text: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({len(sample)} single-text calls)")
     if not args.no_plot:
-        print(plot(args.plot, cos_curve, ver_curve, (precision, recall, threshold), embedder.name))
+        print(plot(args.plot, cos_curve, ver_curve, (precision, recall, threshold), embedder.name,
+                   threshold if tokens else POOL))  # the floor verifier_curve sweeps over
     if args.json:
         print(json.dumps({"precision": round(precision, 4), "recall": round(recall, 4),
                           "threshold": threshold, "verifier": "alignment" if tokens else "logistic",

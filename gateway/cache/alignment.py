@@ -3,12 +3,15 @@
 A pooled sentence vector blurs the one word that changes the answer ("gain" / "lose", "in Java" / "in Python"):
 that is why cosine alone stops at precision ~0.8 on QQP. This model aligns each token of one question with the
 tokens of the other (soft attention, as in ESIM), compares each token with what it aligned to, pools those
-comparisons and scores the pair. It reads the embedding model's own per-token output (gateway/cache/token_states.py),
-so it costs no second model run: a few small matrix products per network, about a millisecond per candidate.
+comparisons and scores the pair, beside the cosine and the logistic verifier's word-level features (the rare word
+only one side has is what token states blur most). It reads the embedding model's own per-token output
+(gateway/cache/token_states.py), so it costs no second model run: a few small matrix products per network, one to
+two milliseconds per candidate.
 
 It is an average of small networks trained by bench/train_alignment.py on QQP's training split only (the
 averaging steadies the ranking at the top, where a cache operates); the parameters ship as alignment_params.npz,
-with the probability cut and the cosine floor chosen on out-of-fold scores within that split.
+with the probability cut and the cosine floor chosen on out-of-fold scores (averaged like the shipped model's)
+within that split.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gateway.cache.alignment import AlignmentModel, load_default
-from gateway.cache.answer import new_answer
+from gateway.cache.answer import CachedAnswer, new_answer
 from gateway.cache.embedder import OnnxEmbedder
 from gateway.cache.memory import ByteLRU
 from gateway.cache.redis_link import RedisLink
@@ -112,17 +112,25 @@ class RecordingVerifier(Verifier):
         return super().check(query, cached, similarity, tokens)
 
 
+async def store_from_another_replica(embedder, writer_redis: RedisLink, prefix: str, question: str,
+                                    content: str) -> CachedAnswer:
+    """One replica stores an entry (answer and token states go to Redis); returns the answer it stored."""
+    writer = SemanticCache(embedder, Verifier.load_default(), writer_redis, ByteLRU(1 << 20), prefix)
+    vector = (await embedder.embed([question]))[0]
+    answer = new_answer({"choices": [{"message": {"role": "assistant", "content": content}}]}, "m")
+    writer.store("ns", question, vector, answer, 60, await embedder.token_states(question))
+    await writer_redis.drain()
+    return answer
+
+
 async def test_another_replica_verifies_with_the_token_states_stored_in_redis(embedder, redis_url, redis_prefix):
     writer_redis, reader_redis = RedisLink(redis_url, timeout_s=2.0), RedisLink(redis_url, timeout_s=2.0)
-    writer = SemanticCache(embedder, Verifier.load_default(), writer_redis, ByteLRU(1 << 20), redis_prefix)
     verifier = RecordingVerifier()
     reader = SemanticCache(embedder, verifier, reader_redis, ByteLRU(1 << 20), redis_prefix)
     try:
-        question = "What are good ways to learn a new language quickly?"
-        vector = (await embedder.embed([question]))[0]
-        answer = new_answer({"choices": [{"message": {"role": "assistant", "content": "Practise daily."}}]}, "m")
-        writer.store("ns", question, vector, answer, 60, await embedder.token_states(question))
-        await writer_redis.drain()
+        answer = await store_from_another_replica(embedder, writer_redis, redis_prefix,
+                                                  "What are good ways to learn a new language quickly?",
+                                                  "Practise daily.")
         assert await reader.sync() == 1  # the reader has the vector and question, not the answer or the tokens
         found = await reader.lookup("ns", "What are the best ways to learn a new language fast?")
         assert found.hit is not None and found.hit.answer.completion == answer.completion
@@ -147,20 +155,16 @@ class CountingRedisLink(RedisLink):
 
 async def test_a_look_alike_the_rules_reject_costs_no_redis_round_trip(embedder, redis_url, redis_prefix):
     writer_redis, reader_redis = RedisLink(redis_url, timeout_s=2.0), CountingRedisLink(redis_url)
-    writer = SemanticCache(embedder, Verifier.load_default(), writer_redis, ByteLRU(1 << 20), redis_prefix)
     reader = SemanticCache(embedder, Verifier.load_default(), reader_redis, ByteLRU(1 << 20), redis_prefix)
     try:
-        question = "How do I gain weight quickly?"
-        vector = (await embedder.embed([question]))[0]
-        answer = new_answer({"choices": [{"message": {"role": "assistant", "content": "Eat more."}}]}, "m")
-        writer.store("ns", question, vector, answer, 60, await embedder.token_states(question))
-        await writer_redis.drain()
+        await store_from_another_replica(embedder, writer_redis, redis_prefix, "How do I gain weight quickly?",
+                                         "Eat more.")
         assert await reader.sync() == 1  # the answer and token states stay in Redis
         before = reader_redis.calls
         found = await reader.lookup("ns", "How do I lose weight quickly?")
         assert found.hit is None and found.rejected and found.rejected[0].startswith("antonym")
         assert reader_redis.calls == before  # rejected on the two questions alone, before any fetch
-        found = await reader.lookup("ns", "What is the fastest way to gain weight?")
+        await reader.lookup("ns", "What is the fastest way to gain weight?")
         assert reader_redis.calls == before + 1  # a candidate the rules pass is fetched: one MGET
     finally:
         await writer_redis.close()

@@ -116,9 +116,9 @@ async def store_from_another_replica(embedder, writer_redis: RedisLink, prefix: 
                                     content: str) -> CachedAnswer:
     """One replica stores an entry (answer and token states go to Redis); returns the answer it stored."""
     writer = SemanticCache(embedder, Verifier.load_default(), writer_redis, ByteLRU(1 << 20), prefix)
-    vector = (await embedder.embed([question]))[0]
+    found = await embedder.embedded(question)
     answer = new_answer({"choices": [{"message": {"role": "assistant", "content": content}}]}, "m")
-    writer.store("ns", question, vector, answer, 60, await embedder.token_states(question))
+    writer.store("ns", question, found.vector, answer, 60, found.tokens)
     await writer_redis.drain()
     return answer
 

@@ -60,6 +60,10 @@ class AlignmentModel:
 
     def __post_init__(self) -> None:
         stacked = {name: np.stack([getattr(m, name) for m in self.members]).astype(np.float32) for name in LAYERS}
+        # [x, aligned, x - aligned, x * aligned] @ cmp_w, without building the concatenation: its four row blocks
+        # folded into three products, x @ (W1 + W3) + aligned @ (W2 - W3) + (x * aligned) @ W4 (the same function).
+        w1, w2, w3, w4 = np.split(stacked["cmp_w"], 4, axis=1)
+        stacked.update(cmp_x=w1 + w3, cmp_aligned=w2 - w3, cmp_product=w4)
         object.__setattr__(self, "_stacked", stacked)
 
     @property
@@ -87,7 +91,7 @@ class AlignmentModel:
 
     def _compare(self, x: np.ndarray, aligned: np.ndarray) -> np.ndarray:
         w = self._stacked
-        compared = np.maximum(np.concatenate([x, aligned, x - aligned, x * aligned], axis=2) @ w["cmp_w"]
+        compared = np.maximum(x @ w["cmp_x"] + aligned @ w["cmp_aligned"] + (x * aligned) @ w["cmp_product"]
                               + w["cmp_b"][:, None, :], 0.0)
         return np.concatenate([compared.mean(axis=1), compared.max(axis=1)], axis=1)
 

@@ -96,6 +96,7 @@ class Parsed:
     """One question reduced to the word sets the checks compare."""
 
     words: tuple[str, ...]
+    stems: frozenset[str]  # every word stemmed: where a name on the other side is looked for
     content: frozenset[str]
     numbers: tuple[str, ...]
     names: frozenset[str]
@@ -127,6 +128,7 @@ def parse(text: str) -> Parsed:
     formats |= {f"lang:{w}" for w in words if w in LANGUAGES}
     return Parsed(
         words=words,
+        stems=frozenset(map(stem, words)),
         content=frozenset(stem(w) for w in words if w not in STOP_WORDS and w not in NEGATIONS and w.isalpha()),
         numbers=numbers,
         names=frozenset(_names(raw)),
@@ -194,8 +196,7 @@ def _swapped(x: frozenset[str], y: frozenset[str]) -> bool:
 
 def names_swapped(a: Parsed, b: Parsed) -> tuple[set[str], set[str]]:
     """Names on each side that the other side does not mention in any case or form."""
-    words_a, words_b = {stem(w) for w in a.words}, {stem(w) for w in b.words}
-    return {n for n in a.names if n not in words_b}, {n for n in b.names if n not in words_a}
+    return {n for n in a.names if n not in b.stems}, {n for n in b.names if n not in a.stems}
 
 
 def overlap(a: Parsed, b: Parsed) -> tuple[float, frozenset[str], frozenset[str]]:

@@ -60,8 +60,8 @@ class SemanticCache:
         self.redis = redis
         self.memory = memory
         # The local embedder also gives each question's token states, which the verifier's alignment model reads.
-        self._token_states = getattr(embedder, "token_states", None)
-        with_tokens = self._token_states is not None
+        self._embedded = getattr(embedder, "embedded", None)
+        with_tokens = self._embedded is not None
         self.threshold = verifier.search_threshold(with_tokens) if threshold is None else threshold
         self.max_entries = max_entries
         self.rejections: Counter[str] = Counter()
@@ -76,25 +76,28 @@ class SemanticCache:
     @property
     def verifier_kind(self) -> str:
         """Which model judges candidates, for /readyz: the alignment model needs the embedder's token states."""
-        return "alignment" if self._token_states is not None and self.verifier.alignment is not None else "logistic"
+        return "alignment" if self._embedded is not None and self.verifier.alignment is not None else "logistic"
 
-    async def tokens_of(self, question: str) -> TokenStates | None:
-        """The question's token states to store with its entry (None when the embedder has none)."""
-        return await self._token_states(question) if self._token_states is not None else None
+    async def embedded(self, question: str) -> tuple[np.ndarray, TokenStates | None]:
+        """The question's vector, and its token states where the embedder gives them (the local model does)."""
+        if self._embedded is None:
+            return (await self.embedder.embed([question]))[0], None
+        found = await self._embedded(question)
+        return found.vector, found.tokens
 
     def __len__(self) -> int:
         return len(self._entries)
 
     async def lookup(self, namespace: str, question: str) -> SemanticLookup:
-        vector = (await self.embedder.embed([question]))[0]
+        vector, tokens = await self.embedded(question)
         index = self._indexes.get(self._space(namespace))
         rejected: list[str] = []
-        query_tokens: list[np.ndarray] = []  # filled on the first candidate: an LRU hit on the run just made
+        query_tokens: list[np.ndarray] = []  # dequantized on the first candidate only
         for entry_id, similarity in index.search(vector, _NEIGHBOURS) if index is not None else ():
             if similarity < self.threshold:
                 break
-            if self._token_states is not None and not query_tokens:
-                query_tokens.append((await self._token_states(question)).values())
+            if tokens is not None and not query_tokens:
+                query_tokens.append(tokens.values())
             hit = await self._verified(entry_id, similarity, question, query_tokens, rejected)
             if hit is not None:
                 return SemanticLookup(hit, tuple(rejected))

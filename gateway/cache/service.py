@@ -116,8 +116,7 @@ class CacheService:
 
     async def _store_semantic(self, ticket: CacheTicket, completion: dict, model: str) -> None:
         try:
-            vector = (await self.semantic.embedder.embed([ticket.question]))[0]
-            tokens = await self.semantic.tokens_of(ticket.question)
+            vector, tokens = await self.semantic.embedded(ticket.question)
         except Exception as exc:
             self.stats.embed_errors += 1
             log.warning("semantic store skipped: embedder failed (%s)", type(exc).__name__)

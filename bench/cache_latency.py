@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(3)  # the embedder loads off the event loop after start-up
         result = asyncio.run(measure({"sim": sim.base_url, "a": servers[1].base_url, "b": servers[2].base_url},
                                      pairs))
-    result.update(questions=len(pairs) // 2, source=source, embed_alone_p50_ms=embed_alone_p50([b for _, b in pairs]))
+    result.update(questions=len(pairs) // 2, source=source, embed_alone_p50_ms=embed_alone_p50(
+        [b for _, b in pairs[:len(pairs) // 2]]))  # the paraphrases the semantic phase asks
     print(table(result))
     if args.json:
         print(json.dumps(result))
@@ -186,7 +187,7 @@ def embed_alone_p50(questions: list[str]) -> float | None:
     embedder = OnnxEmbedder(model_dir, variant="fp32")
     embedder.run(["warm up the session"])
     seconds = []
-    for question in questions[:len(questions) // 2]:
+    for question in questions:
         started = time.perf_counter()
         embedder.run([question])
         seconds.append(time.perf_counter() - started)

@@ -213,12 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     scalars = pair_scalars(pairs.a, pairs.b, cos, args.lexical)
     probability, single, members = out_of_fold(table, pairs.a, pairs.b, scalars, label, args.folds, args.repeats,
                                                args.epochs, args.dim)
+    cuts = {}
     for name, scores in ((f"{args.repeats}-network averages", probability), ("one network", single)):
         for target in sorted({0.90, 0.92, 0.94, args.target}):
-            floor, cut, recall, precision = choose_cut(scores, pairs.a, pairs.b, cos, label, target)
+            cuts[name, target] = floor, cut, recall, precision = choose_cut(scores, pairs.a, pairs.b, cos, label,
+                                                                             target)
             print(f"out of fold ({len(pairs.a)} pairs, {name}): target {target:.2f}: cosine >= {floor}, "
                   f"p >= {cut:.3f}: recall {recall:.3f} at precision {precision:.3f}")
-    floor, cut, recall, precision = choose_cut(probability, pairs.a, pairs.b, cos, label, args.target)
+    floor, cut, _, _ = cuts[f"{args.repeats}-network averages", args.target]
     if args.dry_run:
         return 0
     model = AlignmentModel(tuple(members), cut, floor)

@@ -8,7 +8,8 @@ lookups are 1. Pasted material counts only a little: summarizing a long document
 
 from __future__ import annotations
 
-import re
+
+from gateway.analysis import patterns
 
 _BASE = {"summarization": 1.0, "extraction": 1.0, "classification": 1.0, "translation": 1.0, "rewriting": 1.0,
          "creative_writing": 1.5, "open_question": 1.0, "follow_up": 1.0, "code_generation": 2.0, "math": 2.0,
@@ -26,10 +27,10 @@ _ALGORITHMIC = frozenset(("complexity", "asymptotic", "optimize", "optimise", "o
                           "algorithms", "recursion", "recursive", "dynamic", "graph", "np-hard", "heuristic"))
 _DEPTH = frozenset(("detailed", "comprehensive", "thorough", "in-depth", "elaborate", "nuanced", "critically",
                     "justify", "justified", "step-by-step", "trade-off", "trade-offs", "tradeoffs"))
-_WHOLE_APP = re.compile(r"\b(?:full|complete|entire|whole|production|end-to-end|working)\b[\w\s-]{0,20}"
-                        r"\b(?:app|application|website|system|game|backend|platform|service|project|program)\b")
-_LIST_LINE = re.compile(r"\n[ \t]*(?:\d{1,2}[.)]|[-*•])[ \t]")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![.)]\s)")
+_WHOLE_APP = patterns.compile(r"\b(?:full|complete|entire|whole|production|end-to-end|working)\b[\w\s-]{0,20}\b(?:app|"
+                              r"application|website|system|game|backend|platform|service|project|program)\b")
+_LIST_LINE = patterns.compile(r"\n[ \t]*(?:\d{1,2}[.)]|[-*•])[ \t]")
+_NUMBER = patterns.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![.)]\s)")
 
 
 def estimate(lowered: str, tokens: list[str], task_type: str, turn_tokens: int) -> tuple[int, list[str]]:

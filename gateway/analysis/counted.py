@@ -11,23 +11,25 @@ from __future__ import annotations
 
 import re
 
+from gateway.analysis import patterns
+
 _I = re.IGNORECASE
 _WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
           "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50}
-ASK = re.compile(r"\b(?:generate|write|create|give(?: me| us)?|come up with|suggest|provide|produce|brainstorm|"
-                 r"propose|draft|compose|list|make me|need|want)\s+(?:me\s+|us\s+|some\s+|about\s+)?"
-                 r"(?P<n>\d{1,3}|" + "|".join(_WORDS) + r")(?P<plus>\+)?\s+(?P<noun>(?:[\w'’-]+[ ,]+){0,5}?"
-                 r"[\w'’-]+s)\b", _I)
-CODE_BEFORE = re.compile(r"\b(?:code|function|script|program|class|method|algorithm|regex|button|sql|"
-                         r"python|javascript|java|c\+\+|excel|formula|api|loop|array)\b", _I)
-NOT_SEPARATE = re.compile(r"\b(?:random|numbers?|digits?|letters?|rows?|records?|columns?|paragraphs?|pages?|"
-                          r"chapters?|parts?|sections?|steps?|stages?|phases?|days?|weeks?|months?|slides?|"
-                          r"sentences?|words?|lines?|bullets?|points?|minutes?|seconds?|hours?|years?|times?|"
-                          r"dollars?|people|tables?|files?|buckets?|instances?|objects?)\b", _I)
-SET_CONSTRAINT = re.compile(r"\b(?:unique|not (?:be )?repeated|no (?:duplicates?|repeats?)|none (?:can|should) be "
-                            r"the same|distinct|without repe|table|step[- ]by[- ]step|rank(?:ed|ing)?|top \d+|"
-                            r"best \d+|sum|total|in order|sequence|sequential|chronolog|choose|pick one|"
-                            r"select one|one of (?:them|these)|compare|story|storyline|continu)\w*", _I)
+ASK = patterns.compile(r"\b(?:generate|write|create|give(?: me| us)?|come up with|suggest|provide|produce|brainstorm|"
+                       r"propose|draft|compose|list|make me|need|want)\s+(?:me\s+|us\s+|some\s+|"
+                       r"about\s+)?(?P<n>\d{1,3}|" + "|"
+                       r"".join(_WORDS) + r")(?P<plus>\+)?\s+(?P<noun>(?:[\w'’-]+[ ,]+){0,5}?[\w'’-]+s)\b", _I)
+CODE_BEFORE = patterns.compile(r"\b(?:code|function|script|program|class|method|algorithm|regex|button|sql|python|"
+                               r"javascript|java|c\+\+|excel|formula|api|loop|array)\b", _I)
+NOT_SEPARATE = patterns.compile(r"\b(?:random|numbers?|digits?|letters?|rows?|records?|columns?|paragraphs?|pages?|"
+                                r"chapters?|parts?|sections?|steps?|stages?|phases?|days?|weeks?|months?|slides?|"
+                                r"sentences?|words?|lines?|bullets?|points?|minutes?|seconds?|hours?|years?|times?|"
+                                r"dollars?|people|tables?|files?|buckets?|instances?|objects?)\b", _I)
+SET_CONSTRAINT = patterns.compile(r"\b(?:unique|not (?:be )?repeated|no (?:duplicates?|repeats?)|none (?:can|"
+                                  r"should) be the same|distinct|without repe|table|step[- ]by[- ]step|rank(?:ed|ing)?|"
+                                  r"top \d+|best \d+|sum|total|in order|sequence|sequential|chronolog|choose|pick one|"
+                                  r"select one|one of (?:them|these)|compare|story|storyline|continu)\w*", _I)
 MIN_N, MAX_N = 2, 100
 
 
@@ -40,7 +42,8 @@ def find_count(text: str) -> tuple[int, str]:
     n = int(raw) if raw.isdigit() else _WORDS[raw]
     noun = match.group("noun")
     sentence_start = max(text.rfind(".", 0, match.start()), text.rfind("\n", 0, match.start()), 0)
-    if not MIN_N <= n <= MAX_N or re.match(r"\s*(?:-|to|or)\s*\d", text[match.end("n"):match.end("n") + 6]):
+    n_end = match.end(ASK.groupindex["n"])  # RE2 matches take group numbers only
+    if not MIN_N <= n <= MAX_N or re.match(r"\s*(?:-|to|or)\s*\d", text[n_end:n_end + 6]):
         return 0, f"asks for {raw} items: not a count worth splitting"
     if CODE_BEFORE.search(text, sentence_start, match.start()) or CODE_BEFORE.search(noun):
         return 0, f"the number {n} is a parameter of a code request"

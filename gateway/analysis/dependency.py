@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from gateway.analysis import patterns
 from gateway.analysis.dependency_cues import (
     BACK_REFERENCE, COMPARATIVE, DEICTIC_NEXT, DETERMINERS, EARLIER_WORD, EDIT_BEFORE, EDIT_PRONOUN, ELLIPTIC,
     EXPLETIVE_IT, FUNCTION_WORDS, GENERIC, LABEL, LEADING, MORE, ORDINALS, PERSONA, PERSONA_PERSISTS, PREMISE_START,
@@ -223,8 +224,8 @@ def persona_weight(first_user_text: str) -> float:
     return 0.6 if PERSONA_PERSISTS.search(lowered) else 0.4
 
 
-_SENTENCE_BREAK = re.compile(r"[.!?]\s")
-_OBJECT_FOLLOWS = re.compile(r"[^.?!\n]{0,40}:\s*\S")
+_SENTENCE_BREAK = patterns.compile(r"[.!?]\s")
+_OBJECT_FOLLOWS = patterns.compile(r"[^.?!\n]{0,40}:\s*\S")
 
 
 def _object_follows(head: str, position: int) -> bool:

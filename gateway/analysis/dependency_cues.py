@@ -7,15 +7,15 @@ trigger two or three of them).
 
 from __future__ import annotations
 
-import re
 
+from gateway.analysis import patterns
 from gateway.analysis.text import Gated
 
 OUTPUT_NOUN = (r"(?:response|answer|reply|message|output|result|code|example|solution|list|story|poem|email|"
                r"suggestion|question|version|draft|point|option|idea|paragraph|sentence|text|step|item|case|"
                r"statement|part|table|function|program|script|explanation|proof|approach|implementation|plan|essay|"
                r"algorithm|scenario|one|choice|letter|article|summary|translation|outline|recommendation)s?")
-BACK_REFERENCE = Gated(re.compile(
+BACK_REFERENCE = Gated(patterns.compile(
     r"\b(?:your|the|my|that|this|these|those) (?:previous|last|earlier|prior|above|preceding|original|former|latter|"
     r"first|second|third|fourth|fifth|other|same|initial|aforementioned|mentioned|listed) " + OUTPUT_NOUN + r"\b"
     r"|\b(?:the |as )?above\b|\baforementioned\b"
@@ -30,13 +30,13 @@ BACK_REFERENCE = Gated(re.compile(
     "third", "fourth", "fifth", "other", "same", "initial", "aforementioned", "mentioned", "listed", "before",
     "previously", "said", "wrote", "suggested", "gave", "provided", "described", "explained", "proposed", "showed",
     "recommended", "used", "made", "did", "created", "generated", "again", "your")
-SELECT = Gated(re.compile(r"\b(?:pick|choose|select) (?:one|two|three|the best|your favou?rite|any one)\b"
-                          r"|\bone of (?:them|these|those|the (?:above|options|examples|ideas|suggestions|ones))\b"
-                          r"|\b(?:first|second|third|last) (?:one|example|option)\b"),
+SELECT = Gated(patterns.compile(r"\b(?:pick|choose|select) (?:one|two|three|the best|your favou?rite|any one)\b|"
+                                r"\bone of (?:them|these|those|the (?:above|options|examples|ideas|suggestions|"
+                                r"ones))\b|\b(?:first|second|third|last) (?:one|example|option)\b"),
                "pick", "choose", "select", "one", "first", "second", "third", "last")
-WEAK_BACK = Gated(re.compile(r"\b(?:earlier|previously|again|instead|as well|so far|before)\b"),
+WEAK_BACK = Gated(patterns.compile(r"\b(?:earlier|previously|again|instead|as well|so far|before)\b"),
                   "earlier", "previously", "again", "instead", "well", "far", "before")
-EDIT_PRONOUN = Gated(re.compile(
+EDIT_PRONOUN = Gated(patterns.compile(
     r"\b(?:rewrite|rephrase|translate|summari[sz]e|simplify|shorten|expand|elaborate on|explain|fix|improve|"
     r"convert|format|turn|put|refactor|optimi[sz]e|finish|redo|modify|change|update|adjust|revise|extend|make|"
     r"parallelize|test|continue|correct|reformat|check|debug|run) (?:it|them|these|those|(?:this|that)(?=\s*[.?!,;]|"
@@ -45,14 +45,14 @@ EDIT_PRONOUN = Gated(re.compile(
     "expand", "elaborate", "explain", "fix", "improve", "convert", "format", "turn", "put", "refactor", "optimize",
     "optimise", "finish", "redo", "modify", "change", "update", "adjust", "revise", "extend", "make", "parallelize",
     "test", "continue", "correct", "reformat", "check", "debug", "run")
-ELLIPTIC = re.compile(
+ELLIPTIC = patterns.compile(
     r"^(?:shorter|longer|simpler|more \w+|less \w+|in \w+|as a (?:table|list|poem|json|bullet list)|in bullet points"
     r"|one more|another(?: one)?|elaborate|expand|again|more details?|more examples?|tl;?dr|explain more|go deeper"
     r"|give me more|try again|examples?|details?|continue|go on|keep going|next|proceed|do it|please do|go ahead"
     r"|the (?:first|second|third|last|other) one|both|neither|all of them|the latter|the former)\b")
-EXPLETIVE_IT = re.compile(r"\b(?:it(?:'s| is| was| would be| will be| seems| takes)|(?:is|was|would|does) it)"
-                           r"(?: \w+){0,3} (?:to|that|whether|if|like|when|for)\b|\bwhat is it like\b"
-                           r"|\bhow(?:'s| is) it going\b")
+EXPLETIVE_IT = patterns.compile(r"\b(?:it(?:'s| is| was| would be| will be| seems| takes)|(?:is|was|would|"
+                                r"does) it)(?: \w+){0,3} (?:to|that|whether|if|like|when|for)\b|\bwhat is it like\b|"
+                                r"\bhow(?:'s| is) it going\b")
 
 LEADING: dict[str, float] = {
     "and": 0.75, "but": 0.6, "so": 0.45, "also": 0.5, "then": 0.55, "now": 0.55, "ok": 0.6, "okay": 0.6,
@@ -79,33 +79,33 @@ GENERIC = frozenset(("first", "second", "third", "last", "next", "following", "s
                       "most", "total", "number", "example", "examples", "answer", "question", "questions", "thing",
                       "things", "world", "people", "time", "way", "ways", "user", "text", "word", "words",
                       "three", "four", "five", "information", "data", "list", "step", "steps", "result"))
-EARLIER_WORD = re.compile(r"\b(?:previous|last|earlier|prior|above|preceding|original|former|first|second|third|"
-                           r"fourth|fifth|latter)\b")
-EDIT_BEFORE = re.compile(r"\b(?:rewrite|revise|rephrase|shorten|improve|translate|expand|summari[sz]e|modify|alter|"
-                          r"change|update|fix|check|critique|evaluate|take|reformulate|amend|rework|use|from|"
-                          r"of|on|with|based on)\s+$")
+EARLIER_WORD = patterns.compile(r"\b(?:previous|last|earlier|prior|above|preceding|original|former|first|second|third|"
+                                r"fourth|fifth|latter)\b")
+EDIT_BEFORE = patterns.compile(r"\b(?:rewrite|revise|rephrase|shorten|improve|translate|expand|summari[sz]e|modify|"
+                               r"alter|change|update|fix|check|critique|evaluate|take|reformulate|amend|rework|use|"
+                               r"from|of|on|with|based on)\s+$")
 DETERMINERS = frozenset(("the", "these", "those", "both", "your"))  # "this"/"that" are mostly pronouns: see PRONOUNS
 ORDINALS = frozenset(("first", "second", "third", "fourth", "fifth", "last", "latter", "former", "other", "next"))
-PREMISE_START = re.compile(r"(?:if|suppose|assume|assuming|imagine)$")
+PREMISE_START = patterns.compile(r"(?:if|suppose|assume|assuming|imagine)$")
 FUNCTION_WORDS = frozenset(("after", "before", "during", "since", "until", "about", "into", "onto", "over", "under",
                             "between", "among", "through", "without", "within", "one", "ones", "only", "very"))
-PERSONA_PERSISTS = re.compile(r"\b(?:throughout (?:this|our|the) conversation|(?:in|for) (?:all )?the (?:following|"
-                              r"rest of (?:the|this|our))(?: conversations?| chat)?|from now on|until i say|"
-                              r"stay in character|for the rest of)\b")
-PERSONA = re.compile(r"\b(?:pretend|imagine yourself|imagine you are|picture yourself|suppose you are|act as|acting as|"
-                      r"you are (?:a|an|now|my)|role-?play|(?:play|take on|assume|embrace|adopt) the (?:role|persona|"
-                      r"character)|embody|persona|in character|throughout (?:this|our|the) conversation|(?:in|for) "
-                      r"(?:all )?the following conversations?)\b")
-LABEL = Gated(re.compile(r"\b(?:situation|option|case|scenario|point|item|example|question|step|part|figure|"
-                         r"table)\s*\(?(?:[a-h]|[1-9])\)?(?![\w.])"),
+PERSONA_PERSISTS = patterns.compile(r"\b(?:throughout (?:this|our|the) conversation|(?:in|"
+                                    r"for) (?:all )?the (?:following|rest of (?:the|this|our))(?: conversations?|"
+                                    r" chat)?|from now on|until i say|stay in character|for the rest of)\b")
+PERSONA = patterns.compile(r"\b(?:pretend|imagine yourself|imagine you are|picture yourself|suppose you are|act as|"
+                           r"acting as|you are (?:a|an|now|my)|role-?play|(?:play|take on|assume|embrace|"
+                           r"adopt) the (?:role|persona|character)|embody|persona|in character|throughout (?:this|our|"
+                           r"the) conversation|(?:in|for) (?:all )?the following conversations?)\b")
+LABEL = Gated(patterns.compile(r"\b(?:situation|option|case|scenario|point|item|example|question|step|part|figure|"
+                               r"table)\s*\(?(?:[a-h]|[1-9])\)?(?![\w.])"),
               "situation", "option", "case", "scenario", "point", "item", "example", "question", "step", "part",
               "figure", "table")
-MORE = Gated(re.compile(r"\b(?:more (?:details?|examples?|information|ideas|options)|elaborate|expand on|go deeper|"
-                        r"in more detail|another (?:one|example|way|version))\b"),
+MORE = Gated(patterns.compile(r"\b(?:more (?:details?|examples?|information|ideas|options)|elaborate|expand on|"
+                              r"go deeper|in more detail|another (?:one|example|way|version))\b"),
              "more", "elaborate", "expand", "deeper", "another")
-VARIABLE = re.compile(r"(?<![\w'])[b-hj-z](?![\w'])")
-COMPARATIVE = Gated(re.compile(r"\b(?:better|faster|simpler|cheaper|more efficient|more optimal|worse|shorter|"
-                               r"longer)\b(?![^.?!]{0,60}\b(?:than|or|vs|versus|compared)\b)"
-                               r"|\b(?:similar|analogous|comparable)\b(?! to\b)"),
+VARIABLE = patterns.compile(r"(?<![\w'])[b-hj-z](?![\w'])")
+COMPARATIVE = Gated(patterns.compile(r"\b(?:better|faster|simpler|cheaper|more efficient|more optimal|worse|shorter|"
+                                     r"longer)\b(?![^.?!]{0,60}\b(?:than|or|vs|versus|compared)\b)|\b(?:similar|"
+                                     r"analogous|comparable)\b(?! to\b)"),
                     "better", "faster", "simpler", "cheaper", "more", "worse", "shorter", "longer", "similar",
                     "analogous", "comparable")

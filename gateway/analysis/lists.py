@@ -9,14 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_MARKER = re.compile(r"[ \t]*(?:(?P<num>\d{1,2})[.)]|\((?P<pnum>\d{1,2})\)|(?P<let>[a-hA-H])[.)]|\((?P<plet>[a-h])\)"
-                     r"|(?P<bul>[-*•+])|Q(?:uestion)?\s*(?P<q>\d{1,2})\s*[:.)])[ \t]+(?=\S)")
-_MARKER_LINE = re.compile(r"^[ \t]*(?:\d{1,2}[.)]|\(\d{1,2}\)|[a-hA-H][.)]|\([a-h]\)|[-*•+]|Q(?:uestion)?\s*\d{1,2}"
-                          r"\s*[:.)])[ \t]+\S", re.M)
+from gateway.analysis import patterns
+
+_MARKER = patterns.compile(r"[ \t]*(?:(?P<num>\d{1,2})[.)]|\((?P<pnum>\d{1,2})\)|(?P<let>[a-hA-H])[.)]|"
+                           r"\((?P<plet>[a-h])\)|(?P<bul>[-*•+])|Q(?:uestion)?\s*(?P<q>\d{1,2})\s*[:.)])[ \t]+(?=\S)")
+_MARKER_LINE = patterns.compile(r"^[ \t]*(?:\d{1,2}[.)]|\(\d{1,2}\)|[a-hA-H][.)]|\([a-h]\)|[-*•+]|"
+                                r"Q(?:uestion)?\s*\d{1,2}\s*[:.)])[ \t]+\S", re.M)
 _MARKER_FIRST = frozenset("0123456789-*•+(abcdefghABCDEFGHQ")
-_QUESTION_END = re.compile(r"[?？][\s\"'*)]*(?:\([^()]{0,24}\))?[\s.]*$")  # "...? (5 pts)"
-_INLINE_MARKER = re.compile(r"(?:(?<=\s)|^)\(?(\d{1,2})[.)]\s+")
-_INLINE_SPLIT = re.compile(r"\s*,\s*(?:and\s+|or\s+|&\s*)?|\s*;\s*|\s+and\s+|\s+&\s+")
+_QUESTION_END = patterns.compile(r"[?？][\s\"'*)]*(?:\([^()]{0,24}\))?[\s.]*$")  # "...? (5 pts)"
+_INLINE_MARKER = patterns.compile(r"(?:(?<=\s)|^)\(?(\d{1,2})[.)]\s+")
+_INLINE_SPLIT = patterns.compile(r"\s*,\s*(?:and\s+|or\s+|&\s*)?|\s*;\s*|\s+and\s+|\s+&\s+")
 MAX_LINES = 2000
 _RANK = {"num": 0, "q": 0, "let": 1, "bul": 2}
 

@@ -9,8 +9,8 @@ has a confidence from how often its shape is a genuine set of independent parts,
 from __future__ import annotations
 
 import os
-import re
 
+from gateway.analysis import patterns
 from gateway.analysis.types import SplitShape, Subtask
 
 # How often each rule's finds are really independent parts (judged on the dev prompts; see bench/split_eval.py).
@@ -20,7 +20,8 @@ RULE_CONFIDENCE = {
     "for-each template": 0.85, "extraction of separate fields": 0.85, "count": 0.75,
 }
 TWO_PARTS_PENALTY = 0.1
-_LABEL = re.compile(r"^[ \t]*(\d{1,2}[.)]|\(\d{1,2}\)|[a-hA-H][.)]|\([a-h]\)|Q(?:uestion)?\s*\d{1,2}\s*[:.)])[ \t]*$")
+_LABEL = patterns.compile(r"^[ \t]*(\d{1,2}[.)]|\(\d{1,2}\)|[a-hA-H][.)]|\([a-h]\)|"
+                          r"Q(?:uestion)?\s*\d{1,2}\s*[:.)])[ \t]*$")
 SLOT = "{item}"
 
 

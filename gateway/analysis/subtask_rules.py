@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from gateway.analysis import patterns
+
 _I = re.IGNORECASE
 
 QUESTION_START = frozenset((
@@ -30,7 +32,7 @@ PROCEDURE_VERBS = frozenset(("install", "create", "add", "run", "open", "click",
                              "display", "return", "read", "print", "implement", "send", "receive", "connect"))
 
 # An item that points at another item or at an answer not yet given cannot go to its own worker.
-CROSS_REFERENCE = re.compile(
+CROSS_REFERENCE = patterns.compile(
     r"\b(?:previous|above|preceding|aforementioned|prior|earlier) (?:question|answer|result|step|item|one|part|"
     r"response|output|list|example)s?\b|\b(?:this|that|your|these|those) (?:result|answer|output|value|outcome|"
     r"number)s?\b|\bthe (?:result|answer|output|outcome)s? (?:of|from) (?:the )?(?:previous|above|last|first|prior|"
@@ -39,7 +41,7 @@ CROSS_REFERENCE = re.compile(
     r"otherwise|now|same|(?:more )?specifically|in particular|for example|e\.g\.)\b|\b(?:if so|if not|in that case|"
     r"based on (?:that|this|it|these|those|your))\b", _I)
 # What the instruction around a list may say.
-WHOLE = re.compile(  # the list is material for one operation
+WHOLE = patterns.compile(  # the list is material for one operation
     r"\b(?:summari[sz]e|rewrite|rephrase|paraphrase|proofread|combine|merge|sort|rank|prioriti[sz]e|"
     r"compare|organi[sz]e|reformat|cluster|deduplicate|reorder|shuffle|tabulate|choose|pick|select)\b|"
     r"\bgroup (?:them|these|the)\b|"
@@ -50,81 +52,83 @@ WHOLE = re.compile(  # the list is material for one operation
     r"ideas|questions|examples)\b|\b(?:these|the following|the above|my|the) (?:notes|points|requirements|rules|"
     r"guidelines|constraints|criteria|specs|specifications|features|instructions|steps|conversation|dialogue|"
     r"transcript|chat)\b|\b(?:add|write|generate|create) (?:\w+ )?(?:more|similar|other)\b", _I)
-OFFERED = re.compile(  # the list is content someone offers (often a pasted answer), not work asked for
+OFFERED = patterns.compile(  # the list is content someone offers (often a pasted answer), not work asked for
     r"\bhere (?:are|is) (?:some|a few|a list of|\w+) (?:possible |sample |example |potential |suggested )?(?:questions|"
     r"examples|ideas|answers|responses|prompts)\b|\bhere (?:are|is) (?:the|some|a few|\w+) (?:\w+ )?(?:counts|results|"
     r"answers|responses|examples|ideas|suggestions|options|possible|sample|potential)\b|\bquestions (?:you|one|they|"
     r"we) (?:could|might|can|should) ask\b|\b(?:i will|i'll|let me|i am going to|i'm going to)\s+(?:now\s+)?"
     r"(?:provide|list|explain|describe|outline|present|introduce|walk|go through)\b", _I)
-EACH = re.compile(  # the instruction says outright that it applies to each item on its own
+EACH = patterns.compile(  # the instruction says outright that it applies to each item on its own
     r"\bfor (?:each|every)\b|\beach (?:of|one|question|item|sentence|text|message|line)\b|\bseparately\b|"
     r"\bindividually\b|\bone by one\b", _I)
-PER_ITEM_VERB = re.compile(  # operations that naturally apply to items one at a time
+PER_ITEM_VERB = patterns.compile(  # operations that naturally apply to items one at a time
     r"\b(?:translate|classify|categori[sz]e|label|define|sentiment|rate|solve|extract|correct)\b", _I)
-ANSWER_QUESTIONS = re.compile(
+ANSWER_QUESTIONS = patterns.compile(
     r"\b(?:answer|respond to|reply to) (?:the|these|those|all|each|every|following|below|my|them|both|this|"
     r"all of the)\b|\b(?:give|provide|write|tell)(?: me)? (?:the |your )?(?:answers?|responses?) (?:to|for) "
     r"(?:the|these|those|all|each|every|following|below|my)\b", _I)
-PROCEDURE = re.compile(
+PROCEDURE = patterns.compile(
     r"\b(?:steps?|step-by-step|procedure|process|workflow|pipeline|stages?|phases?|instructions?|recipe|tutorial|"
     r"walkthrough|roadmap|plan|schedule|itinerary|agenda|timeline|guide|sequence)\b", _I)
-ARTIFACT = re.compile(  # one deliverable that the items go into
+ARTIFACT = patterns.compile(  # one deliverable that the items go into
     r"\b(?:write|build|create|develop|implement|design|make|code|generate|program|draft|compose|prepare|produce)\b"
     r".{0,60}?\b(?:program|app|application|script|function|website|web ?site|class|bot|system|model|tool|api|service|"
     r"game|extension|plugin|page|component|module|code|database|dashboard|project|document|report|essay|article|"
     r"story|email|letter|post|proposal|presentation|resume|cv|course|curriculum|entry|concept|strategy|table|"
     r"questionnaire|survey|quiz|outline|blog|speech|song|poem|case study|plan|lesson|campaign|guide|book|chapter)s?\b"
     r"|\b(?:perform|conduct|do|write)\b.{0,20}?\b(?:analysis|assessment|evaluation|review|audit)\b", _I)
-SPEC = re.compile(r"\b(?:should|must|needs? to|requirements?|features?|functionalit(?:y|ies)|able to|tasks?)\b", _I)
-UNIT_NOUN = re.compile(
+SPEC = patterns.compile(r"\b(?:should|must|needs? to|requirements?|features?|functionalit(?:y|ies)|able to|"
+                        r"tasks?)\b", _I)
+UNIT_NOUN = patterns.compile(
     r"\b(?:the following|these|those|below|each|all|the|this list of|a list of)\s+(?:\w+\s+){0,2}?(?:sentences|"
     r"phrases|words|terms|questions|reviews|tweets|comments|messages|texts|statements|titles|headlines|queries|"
     r"emails|names|problems|equations|examples|passages|paragraphs|utterances|claims|concepts|expressions|"
     r"idioms|items|products|companies|countries|cities|topics|people)\b", _I)
 
 # The detectors' own patterns (see `subtasks`).
-FIELDS = re.compile(r"(?:^|(?<=[.!?:;] )|(?<=[.!?:;]  ))[ \t*#>-]*(?:please |can you |could you |i want you to |"
-                    r"help me |now )?(?:extract|identify|pull out)\b(?: only| all| out)?", _I | re.M)
-FIELDS_END = re.compile(r"\s+(?:from|in|out of|within)\s+(?:the|this|these|that|following|given|below|above|my|"
-                        r"each|an?|provided)\b|\s*:\s|[.;]\s|\n", _I)
-FIELDS_INTRO = re.compile(r"\b(?:such as|like|including|namely|for|e\.g\.)\s+", _I)
-NOT_FIELD = re.compile(r"^(?:one|the other|another|both|each|either)\b", _I)
-SENTENCE_STOP = re.compile(r"[.;]\s|\n")
-FIELDS_NAMED = re.compile(r"\b(?:following|these)\s+(?:\w+\s+){0,3}?(?:attributes|fields|entities|information|"
-                          r"details|items|columns|properties|keys|categories|aspects|features|elements)"
-                          r"(?:\s+\w+){0,4}\s*:[ \t]*", _I)
-BRACKETED = re.compile(r"[({\[]([^()\[\]{}]*,[^()\[\]{}]*)[)}\]]")
-ETC = re.compile(r"^(?:etc|and so on|and more|others?)$", _I)
-FOR_EACH = re.compile(r"\bfor (?:each|every)(?: one)? of\s+", _I)
-META_QUESTION = re.compile(r"^(?:can|could|would|will) you (?:please )?(?:help|assist|do (?:it|this|that))\b|"
-                           r"\b(?:any (?:ideas|suggestions|thoughts|advice)|does (?:that|this|it) make sense|"
-                           r"what do you think|right|ok|okay|got it|understood|ready|is that clear)\?*$", _I)
-SPEAKER = re.compile(r"^[A-Za-z][A-Za-z0-9 .'-]{0,23}:\s")
-FORWARD = re.compile(r"\b(?:following|below|these|those|listed|this (?:text|passage|list))\b", _I)
+FIELDS = patterns.compile(r"(?:^|(?<=[.!?:;] )|(?<=[.!?:;]  ))[ \t*#>-]*(?:please |can you |could you |i want you to |"
+                          r"help me |now )?(?:extract|identify|pull out)\b(?: only| all| out)?", _I | re.M)
+FIELDS_END = patterns.compile(r"\s+(?:from|in|out of|within)\s+(?:the|this|these|that|following|given|below|above|my|"
+                              r"each|an?|provided)\b|\s*:\s|[.;]\s|\n", _I)
+FIELDS_INTRO = patterns.compile(r"\b(?:such as|like|including|namely|for|e\.g\.)\s+", _I)
+NOT_FIELD = patterns.compile(r"^(?:one|the other|another|both|each|either)\b", _I)
+SENTENCE_STOP = patterns.compile(r"[.;]\s|\n")
+FIELDS_NAMED = patterns.compile(r"\b(?:following|these)\s+(?:\w+\s+){0,3}?(?:attributes|fields|entities|information|"
+                                r"details|items|columns|properties|keys|categories|aspects|features|"
+                                r"elements)(?:\s+\w+){0,4}\s*:[ \t]*", _I)
+BRACKETED = patterns.compile(r"[({\[]([^()\[\]{}]*,[^()\[\]{}]*)[)}\]]")
+ETC = patterns.compile(r"^(?:etc|and so on|and more|others?)$", _I)
+FOR_EACH = patterns.compile(r"\bfor (?:each|every)(?: one)? of\s+", _I)
+META_QUESTION = patterns.compile(r"^(?:can|could|would|will) you (?:please )?(?:help|assist|do (?:it|this|that))\b|"
+                                 r"\b(?:any (?:ideas|suggestions|thoughts|advice)|does (?:that|this|it) make sense|"
+                                 r"what do you think|right|ok|okay|got it|understood|ready|is that clear)\?*$", _I)
+SPEAKER = patterns.compile(r"^[A-Za-z][A-Za-z0-9 .'-]{0,23}:\s")
+FORWARD = patterns.compile(r"\b(?:following|below|these|those|listed|this (?:text|passage|list))\b", _I)
 THIN_STOP = frozenset(("what", "which", "when", "where", "why", "how", "who", "does", "did", "can", "could",
                        "would", "should", "will", "your", "please", "with", "about", "from", "have", "that", "this",
                        "there", "then", "also", "give", "tell", "show", "make", "take", "provide", "example",
                        "examples", "more", "some", "like", "mean", "work", "explain", "else"))
-SENTENCE = re.compile(r"(?<=[.!?])\s+")
-PREMISE = re.compile(r"\b(?:if|suppose|assume|assuming|given that|imagine)\b", _I)
-GENERATE_N = re.compile(r"\b(?:generate|write|create|give me|list|come up with|suggest|provide|produce)\s+(?:me\s+)?"
-                        r"(\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|twenty)\s+", _I)
+SENTENCE = patterns.compile(r"(?<=[.!?])\s+")
+PREMISE = patterns.compile(r"\b(?:if|suppose|assume|assuming|given that|imagine)\b", _I)
+GENERATE_N = patterns.compile(r"\b(?:generate|write|create|give me|list|come up with|suggest|provide|"
+                              r"produce)\s+(?:me\s+)?(\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|"
+                              r"twenty)\s+", _I)
 
 _LEAN_PRONOUN = frozenset(("it", "its", "they", "them", "their", "theirs", "he", "she", "his", "her", "him"))
 _STRICT_PRONOUN = _LEAN_PRONOUN | frozenset(("this", "that", "these", "those", "such", "here", "there"))
-_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|«[^»]*»|`[^`]*`")
-_WORD = re.compile(r"[a-z][a-z'’-]*")
-_EXPLETIVE = re.compile(r"\bit(?:'s| is| was)?(?: \w+){0,3} (?:to|that|whether|if)\b|\b(?:is|was|would) it\b")
-_QUESTION_END = re.compile(r"[?？][\s\"'*)]*(?:\([^()]{0,24}\))?[\s.]*$")
-_OPTION = re.compile(r"^\(?[a-eA-E][.)]\s")
+_QUOTED = patterns.compile(r"\"[^\"]*\"|“[^”]*”|«[^»]*»|`[^`]*`")
+_WORD = patterns.compile(r"[a-z][a-z'’-]*")
+_EXPLETIVE = patterns.compile(r"\bit(?:'s| is| was)?(?: \w+){0,3} (?:to|that|whether|if)\b|\b(?:is|was|would) it\b")
+_QUESTION_END = patterns.compile(r"[?？][\s\"'*)]*(?:\([^()]{0,24}\))?[\s.]*$")
+_OPTION = patterns.compile(r"^\(?[a-eA-E][.)]\s")
 _STOP = frozenset(("what", "which", "when", "where", "why", "how", "who", "whom", "whose", "the", "and", "are", "is",
                    "was", "were", "does", "do", "did", "can", "could", "would", "should", "will", "you", "your",
                    "please", "with", "about", "from", "have", "has", "had", "been", "that", "this", "there", "then",
                    "also", "give", "tell", "explain", "describe", "some", "many", "much", "more", "kind", "type",
                    "specifically", "exactly", "actually", "really", "just"))
-_RELATIVE_THAT = re.compile(r"\b(?:so|such|now|is|was|are|were|means|shows?|says?|think|believe|know|sure|fact|"
-                            r"ensure|given|assume|suppose|prove) that\b|\bthat (?:is|are|was|were|has|have|can|will|"
-                            r"would|should|do|does|did|the|a|an|you|we|they|it)\b")
+_RELATIVE_THAT = patterns.compile(r"\b(?:so|such|now|is|was|are|were|means|shows?|says?|think|believe|know|sure|fact|"
+                                  r"ensure|given|assume|suppose|prove) that\b|\bthat (?:is|are|was|were|has|have|can|"
+                                  r"will|would|should|do|does|did|the|a|an|you|we|they|it)\b")
 
 
 def leans(body: str, strict: bool = False) -> bool:

@@ -7,24 +7,27 @@ can show why a request was typed the way it was. `follow_up` is decided by the a
 
 from __future__ import annotations
 
-import re
 
+from gateway.analysis import patterns
 from gateway.analysis.task_lexicon import CODE_LANG_HINT, CREATE_VERBS, LEXICON, OBJECTS, QUESTION_START
 from gateway.analysis.text import Gated, words
 
 HEAD_WORDS = 40          # words of the opening instruction count 1.5x
 MIN_SCORE = 1.5          # below this no type has real evidence: open_question
 
-_MATH_EXPR = re.compile(r"\d\s*[-+*/^×÷=<>]\s*[\d(x-z]|\b[a-z]\s*[=<>]\s*-?\d|\\frac|\\sqrt|\\int|\bf\([a-z]\)|\|\s*x")
-_NUMBER = re.compile(r"(?<![\w.])\$?\d+(?:[.,]\d+)?(?![.)]\s)")  # not list markers ("1. ", "2) ")
-_QUANTITY_QUESTION = re.compile(r"\bhow (?:many|much|long|far|old)\b|\bwhat (?:is|was|would be|will be) the (?:total|"
-                                r"sum|value|remainder|probability|area|average|difference|cost|price|amount|result)\b")
-_PERSONA = Gated(re.compile(r"\b(?:pretend|imagine yourself|picture yourself|act as|(?:play|take on|assume|embrace|"
-                            r"adopt) the (?:role|persona|character)|embody|role-?play|in character|you are now)\b"),
+_MATH_EXPR = patterns.compile(r"\d\s*[-+*/^×÷=<>]\s*[\d(x-z]|\b[a-z]\s*[=<>]\s*-?\d|\\frac|\\sqrt|\\int|\bf\([a-z]\)|\|"
+                              r"\s*x")
+_NUMBER = patterns.compile(r"(?<![\w.])\$?\d+(?:[.,]\d+)?(?![.)]\s)")  # not list markers ("1. ", "2) ")
+_QUANTITY_QUESTION = patterns.compile(r"\bhow (?:many|much|long|far|old)\b|\bwhat (?:is|was|would be|"
+                                      r"will be) the (?:total|sum|value|remainder|probability|area|average|difference|"
+                                      r"cost|price|amount|result)\b")
+_PERSONA = Gated(patterns.compile(r"\b(?:pretend|imagine yourself|picture yourself|act as|(?:play|take on|assume|"
+                                  r"embrace|adopt) the (?:role|persona|character)|embody|role-?play|in character|"
+                                  r"you are now)\b"),
                  "pretend", "imagine", "picture", "act", "role", "persona", "character", "embody", "roleplay",
                  "role-play", "now")
-_DIGIT = re.compile(r"\d")
-_PUZZLE_TAIL = re.compile(r"[.!]\s+[^.!?]{0,200}\?\s*$")
+_DIGIT = patterns.compile(r"\d")
+_PUZZLE_TAIL = patterns.compile(r"[.!]\s+[^.!?]{0,200}\?\s*$")
 
 
 def classify(lowered: str, code: bool) -> tuple[str, float, list[str], dict[str, float]]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from gateway.analysis import patterns
+
 HEAD_CHARS = 1200   # the instruction is nearly always near the start...
 TAIL_CHARS = 600    # ...or right after a pasted document, at the end
 ASSISTANT_TAIL_CHARS = 400
 
-_WORD = re.compile(r"[a-z0-9][a-z0-9'_-]*")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_WORD = patterns.compile(r"[a-z0-9][a-z0-9'_-]*")
+_SENTENCE_END = patterns.compile(r"(?<=[.!?])\s+")
 
 
 def content_text(content: Any) -> str:

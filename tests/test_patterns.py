@@ -1,0 +1,160 @@
+"""The analyzer's regexes answer the same on RE2 as on `re`, for every pattern in the package."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+import random
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+import gateway.analysis
+from gateway.analysis import patterns
+
+pytestmark = pytest.mark.skipif(patterns.re2 is None, reason="google-re2 is not installed")
+
+
+def _analyzer_patterns() -> dict[str, patterns.Pattern]:
+    """Every Pattern reachable from a module global of gateway.analysis: bare, in a Gated, in tuples, lists, dicts."""
+    found: dict[str, patterns.Pattern] = {}
+
+    def walk(name: str, value: Any, depth: int = 0) -> None:
+        if isinstance(value, patterns.Pattern):
+            found[name] = value
+        elif depth < 3 and isinstance(value, (tuple, list)):
+            for index, item in enumerate(value):
+                walk(f"{name}[{index}]", item, depth + 1)
+        elif depth < 3 and isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{name}[{key!r}]", item, depth + 1)
+        elif depth < 3 and isinstance(getattr(value, "pattern", None), patterns.Pattern):
+            walk(f"{name}.pattern", value.pattern, depth + 1)
+
+    for module_info in pkgutil.iter_modules(gateway.analysis.__path__):
+        module = importlib.import_module(f"gateway.analysis.{module_info.name}")
+        for name, value in vars(module).items():
+            walk(f"{module_info.name}.{name}", value)
+    return found
+
+
+def _synthetic_texts(sources: list[str], count: int, seed: int = 7) -> Iterator[str]:
+    """Texts made of the patterns' own words, numbers, list markers and punctuation, so that most patterns match."""
+    vocabulary = sorted({word for source in sources for word in re.findall(r"[a-z]{2,}", source)})
+    glue = [" ", " ", " ", ", ", ". ", "? ", ": ", "\n", "\n\n", "\n1. ", "\n2) ", "\n- ", "\t", " (a) ", " \x0b ",
+            " 12 ", " 3.5 ", " $40 ", " x = 2 ", " it ", " that ", " the ", "'s ", " - ", " for each of "]
+    rng = random.Random(seed)
+    for _ in range(count):
+        words = []
+        for _ in range(rng.randrange(30, 400)):
+            word = rng.choice(vocabulary)
+            words.append(word.capitalize() if rng.random() < 0.15 else word)
+            words.append(rng.choice(glue))
+        yield "".join(words)
+
+
+def _real_texts(limit: int) -> list[str]:
+    """Prompts from the data folder, when there is one: real phrasing the synthetic texts cannot imitate."""
+    folder = Path(os.environ.get("GATEWAY_DATA_DIR", "")) / "prompts"
+    texts: list[str] = []
+    for path in sorted(folder.glob("*.jsonl")) if os.environ.get("GATEWAY_DATA_DIR") else []:
+        with path.open() as lines:
+            for line in lines:
+                texts.extend(_strings_in(json.loads(line)))
+                if len(texts) >= limit:
+                    return texts
+    return texts
+
+
+def _strings_in(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        if len(value) >= patterns.RE2_MIN_CHARS and value.isascii():
+            yield value
+            yield value.lower()
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings_in(item)
+
+
+def _shape(match: Any) -> tuple | None:
+    return match and (match.span(), match.groups())
+
+
+def _answers(engine: Any, text: str) -> tuple:
+    """What the analyzer can ask of a pattern, from either engine."""
+    return (
+        [_shape(match) for match in engine.finditer(text)],
+        _shape(engine.search(text)),
+        _shape(engine.search(text, 37)),
+        _shape(engine.match(text)),
+        engine.findall(text),
+        engine.split(text),
+        engine.sub(lambda match: "<" + match.group(0).upper() + ">", text),
+    )
+
+
+ALL = _analyzer_patterns()
+TWINNED = {name: pattern for name, pattern in ALL.items() if pattern.twin is not None}
+TEXTS = list(_synthetic_texts([pattern.pattern for pattern in ALL.values()], 60)) + _real_texts(300)
+
+
+def test_most_analyzer_patterns_run_on_re2() -> None:
+    assert len(ALL) >= 80
+    assert len(TWINNED) >= 0.6 * len(ALL), sorted(set(ALL) - set(TWINNED))
+
+
+@pytest.mark.parametrize("name", sorted(TWINNED))
+def test_re2_twin_answers_like_re(name: str) -> None:
+    pattern = TWINNED[name]
+    matched = 0
+    for text in TEXTS:
+        expected = _answers(pattern.regex, text)
+        assert _answers(pattern.twin, text) == expected, (name, text[:200])
+        half = len(text) // 2  # endpos: RE2 reads past it, so the Pattern slices the text there instead
+        assert _shape(pattern.search(text, 5, half)) == _shape(pattern.regex.search(text, 5, half)), (name, text[:200])
+        assert pattern.findall(text, 5, half) == pattern.regex.findall(text, 5, half), (name, text[:200])
+        matched += bool(expected[0])
+    assert matched > 0, f"{name} matched none of {len(TEXTS)} texts: the comparison proved nothing"
+
+
+def test_dispatch_uses_re2_only_on_long_ascii_text() -> None:
+    pattern = patterns.compile(r"\bcolou?r\b", re.I)
+    long_ascii = "x " * 100 + "Colour"
+    assert type(pattern.search(long_ascii)) is not re.Match
+    assert type(pattern.search("short colour")) is re.Match
+    assert type(pattern.search("é " * 100 + "colour")) is re.Match
+    assert pattern.search(long_ascii).span() == (200, 206)
+
+
+def test_endpos_means_what_it_means_in_re() -> None:
+    pattern = patterns.compile(r"end$", re.M)
+    text = "a" * 300 + "end of it"
+    assert pattern.search(text, 0, 303).span() == (300, 303)
+    assert pattern.search(text) is None
+
+
+@pytest.mark.parametrize("source, flags, expected", [
+    (r"a\sb", 0, "a[\\t\\n\\v\\f\\r \\x1c-\\x1f]b"),
+    (r"[\s,]+", 0, "[\\t\\n\\v\\f\\r \\x1c-\\x1f,]+"),
+    (r"\S+", re.I, "(?i)[^\\t\\n\\v\\f\\r \\x1c-\\x1f]+"),
+    (r"x{,3}\Z", re.M, "(?m)x{0,3}\\z"),
+    (r"[]a]|(?:b)|(?P<n>c)?", re.I | re.M | re.S, "(?ims)[]a]|(?:b)|(?P<n>c)?"),
+])
+def test_translation_spells_re_semantics_in_re2(source: str, flags: int, expected: str) -> None:
+    assert patterns.re2_source(source, flags) == expected
+
+
+@pytest.mark.parametrize("source, flags", [
+    (r"a(?=b)", 0), (r"a(?!b)", 0), (r"(?<=a)b", 0), (r"(?<!a)b", 0), (r"(a)\1", 0), (r"(?P<x>a)(?P=x)", 0),
+    (r"end$", 0), (r"a++", 0), (r"(?>a)", 0), (r"[\S]", 0), (r"a b", re.X), (r"\u00e9", 0), (r"[x[:a]", 0),
+])
+def test_translation_refuses_what_re2_cannot_say(source: str, flags: int) -> None:
+    assert patterns.re2_source(source, flags) is None
+    assert patterns.compile(source, flags).twin is None

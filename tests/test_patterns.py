@@ -117,6 +117,7 @@ def test_re2_twin_answers_like_re(name: str) -> None:
     for text in TEXTS:
         expected = _answers(pattern.regex, text)
         assert _answers(pattern.twin, text) == expected, (name, text[:200])
+        assert _answers(pattern, text) == expected, (name, text[:200])
         half = len(text) // 2  # endpos: RE2 reads past it, so the Pattern slices the text there instead
         assert _shape(pattern.search(text, 5, half)) == _shape(pattern.regex.search(text, 5, half)), (name, text[:200])
         assert pattern.findall(text, 5, half) == pattern.regex.findall(text, 5, half), (name, text[:200])
@@ -124,13 +125,15 @@ def test_re2_twin_answers_like_re(name: str) -> None:
     assert matched > 0, f"{name} matched none of {len(TEXTS)} texts: the comparison proved nothing"
 
 
-def test_dispatch_uses_re2_only_on_long_ascii_text() -> None:
-    pattern = patterns.compile(r"\bcolou?r\b", re.I)
+def test_dispatch_asks_re2_only_on_long_ascii_text() -> None:
+    """A twin that never matches shows who was asked: it answers for long ASCII text, `re` for the rest."""
+    never = patterns.re2.compile("x^")  # "^" after a character: no text matches it
+    pattern = patterns.Pattern(re.compile(r"\bcolou?r\b", re.I), never)
     long_ascii = "x " * 100 + "Colour"
-    assert type(pattern.search(long_ascii)) is not re.Match
-    assert type(pattern.search("short colour")) is re.Match
-    assert type(pattern.search("é " * 100 + "colour")) is re.Match
-    assert pattern.search(long_ascii).span() == (200, 206)
+    assert pattern.search(long_ascii) is None and pattern.findall(long_ascii) == []
+    assert pattern.search("short colour").span() == (6, 12)
+    assert pattern.search("é " * 100 + "colour").span() == (200, 206)
+    assert patterns.compile(r"\bcolou?r\b", re.I).search(long_ascii).span() == (200, 206)
 
 
 def test_endpos_means_what_it_means_in_re() -> None:

@@ -42,8 +42,7 @@ def find_count(text: str) -> tuple[int, str]:
     n = int(raw) if raw.isdigit() else _WORDS[raw]
     noun = match.group("noun")
     sentence_start = max(text.rfind(".", 0, match.start()), text.rfind("\n", 0, match.start()), 0)
-    n_end = match.end(ASK.groupindex["n"])  # RE2 matches take group numbers only
-    if not MIN_N <= n <= MAX_N or re.match(r"\s*(?:-|to|or)\s*\d", text[n_end:n_end + 6]):
+    if not MIN_N <= n <= MAX_N or re.match(r"\s*(?:-|to|or)\s*\d", text[match.end("n"):match.end("n") + 6]):
         return 0, f"asks for {raw} items: not a count worth splitting"
     if CODE_BEFORE.search(text, sentence_start, match.start()) or CODE_BEFORE.search(noun):
         return 0, f"the number {n} is a parameter of a code request"

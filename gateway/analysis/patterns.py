@@ -1,19 +1,18 @@
-"""Analyzer regexes that run on RE2 where RE2 gives the same answer, and on `re` everywhere else.
+"""Analyzer regexes that find their first match with RE2 where RE2 gives the same answer, and run on `re` otherwise.
 
-The analyzer's phrase lists are long alternations behind `\\b` ("\\b(?:random|numbers?|digits?|...)\\b"). `re` cannot
-use a literal prefix to skip ahead on those, so it tries every alternative at every position: 100-400 µs on a 2-4 KB
-turn, and a dozen such patterns make most of a cold decision's tail. RE2 compiles the same alternation to an automaton
-and runs it 10-25x faster.
+The analyzer's phrase lists are long alternations behind `\\b` ("\\b(?:random|numbers?|digits?|...)\\b"). `re`
+cannot use a literal prefix to skip ahead on those, so it tries every alternative at every position: 30-60 µs per
+pattern on a 1-2 KB turn, and most of them do not match at all. RE2 compiles the same alternation to an automaton
+and answers "no match" or "first match here" 4-10x faster on such texts (bench/regex_engines.py).
 
-The two engines agree only where their definitions do, so RE2 is used only where they provably coincide:
-- on ASCII text (`str.isascii()` is a flag lookup), where `\\b`, `\\w`, `\\d` and case folding mean the same in both;
-  `\\s` is spelled out as `re`'s ASCII whitespace set, which has `\\v` and `\\x1c-\\x1f` that RE2's `\\s` lacks;
+RE2 is asked only where the two engines provably agree, so the analysis never depends on which one answered:
+- on ASCII text (`str.isascii()` is a flag lookup), where `\\b`, `\\w`, `\\d` and case folding mean the same in
+  both; `\\s` is spelled out as `re`'s ASCII whitespace set, which has `\\v` and `\\x1c-\\x1f` that RE2's lacks;
 - on patterns RE2 can express: lookarounds, backreferences, `$` without MULTILINE (it also matches before a final
   newline in `re`), possessive or atomic groups and verbose patterns stay on `re`;
 - on texts long enough for the automaton to pay for the binding's per-call cost;
 - when the `google-re2` wheel is installed at all.
-Everything else runs on `re`, so the analysis never depends on which engine answered; tests compare both on every
-pattern of the package.
+tests/test_patterns.py compares both engines on every pattern of the package.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ try:
 except ImportError:  # the wheel is missing on this platform: every pattern runs on `re`
     re2 = None
 
-RE2_MIN_CHARS = 160  # below this, `re` answers before the binding has encoded the text
+RE2_MIN_CHARS = 80  # below this, `re` answers before the binding has encoded the text (bench/regex_engines.py)
 _SPACE_SET = "\\t\\n\\v\\f\\r \\x1c-\\x1f"  # what `re`'s \s matches on ASCII text
 _FLAG_LETTERS = {re.IGNORECASE: "i", re.MULTILINE: "m", re.DOTALL: "s"}
 _RE2_SAFE_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.ASCII
@@ -39,8 +38,11 @@ _QUANTIFIER_ENDS = "*+?}"
 class Pattern:
     """A compiled `re` pattern with an RE2 twin for long ASCII texts; the subset of `re.Pattern` the analyzer uses.
 
-    Matches from RE2 support `group`, `groups`, `start`, `end`, `span` and indexing like `re.Match`, but `start`,
-    `end` and `span` take group numbers only, not names.
+    The twin only finds where the first match starts, or proves there is none (the common case for a phrase list);
+    `re` then answers from that position. So every answer is `re`'s own, with `re.Match` objects, and the twin
+    never has to build match objects in Python, which on a turn with hundreds of matches costs more than `re`'s
+    whole scan. Starting `re` at the first match gives the same matches as a scan from `pos`, since no match starts
+    before it (`^`, `\\A`, `\\b` and lookbehinds in `re` still see the text before a start position).
     """
 
     __slots__ = ("regex", "twin", "pattern", "flags", "groupindex", "groups")
@@ -53,39 +55,42 @@ class Pattern:
         self.groupindex = regex.groupindex
         self.groups = regex.groups
 
-    def _engine(self, text: str) -> Any:
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        start = self._first_match_start(text, pos, endpos)
+        return None if start is None else self.regex.search(text, start, endpos)
+
+    def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        twin = self._twin_for(text)
+        if twin is not None and twin.match(_cut(text, endpos), pos) is None:
+            return None
+        return self.regex.match(text, pos, endpos)
+
+    def finditer(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
+        start = self._first_match_start(text, pos, endpos)
+        return iter(()) if start is None else self.regex.finditer(text, start, endpos)
+
+    def findall(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]:
+        start = self._first_match_start(text, pos, endpos)
+        return [] if start is None else self.regex.findall(text, start, endpos)
+
+    def split(self, text: str, maxsplit: int = 0) -> list[str]:
+        return [text] if self._first_match_start(text) is None else self.regex.split(text, maxsplit)
+
+    def sub(self, repl: str | Callable[[re.Match[str]], str], text: str, count: int = 0) -> str:
+        return text if self._first_match_start(text) is None else self.regex.sub(repl, text, count)
+
+    def _twin_for(self, text: str) -> Any:
         if self.twin is not None and len(text) >= RE2_MIN_CHARS and text.isascii():
             return self.twin
         return None
 
-    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Any:
-        twin = self._engine(text)
-        return self.regex.search(text, pos, endpos) if twin is None else twin.search(_cut(text, endpos), pos)
-
-    def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Any:
-        twin = self._engine(text)
-        return self.regex.match(text, pos, endpos) if twin is None else twin.match(_cut(text, endpos), pos)
-
-    def fullmatch(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Any:
-        twin = self._engine(text)
-        return self.regex.fullmatch(text, pos, endpos) if twin is None else twin.fullmatch(_cut(text, endpos), pos)
-
-    def finditer(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[Any]:
-        twin = self._engine(text)
-        return self.regex.finditer(text, pos, endpos) if twin is None else twin.finditer(_cut(text, endpos), pos)
-
-    def findall(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]:
-        twin = self._engine(text)
-        return self.regex.findall(text, pos, endpos) if twin is None else twin.findall(_cut(text, endpos), pos)
-
-    def split(self, text: str, maxsplit: int = 0) -> list[str]:
-        twin = self._engine(text)
-        return (twin or self.regex).split(text, maxsplit)
-
-    def sub(self, repl: str | Callable[[Any], str], text: str, count: int = 0) -> str:
-        """A template string stays on `re`: RE2's template expansion differs from `re`'s escapes."""
-        twin = self._engine(text) if callable(repl) else None
-        return (twin or self.regex).sub(repl, text, count)
+    def _first_match_start(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> int | None:
+        """Where `re` needs to start: `pos` without a twin, else the twin's first match, or None when it has none."""
+        twin = self._twin_for(text)
+        if twin is None:
+            return pos
+        first = twin.search(_cut(text, endpos), pos)
+        return None if first is None else first.start()
 
     def __repr__(self) -> str:
         return f"Pattern({self.pattern!r}, re2={self.twin is not None})"

@@ -112,6 +112,19 @@ def test_extended_retention_keeps_the_prefix_for_a_day():
     assert PromptPrefixes(second, None, counter).cached_tokens(cache.sent, model) > 1024
 
 
+def test_a_conversation_whose_first_message_was_never_sent_is_not_hashed_further():
+    cache = PromptCacheModel()
+    model = load_settings(None).find_model("gpt-4.1")
+    first, second = conversation(4)[2:]
+    cache.remember(cache.sent, model, first, None, {})
+    counter = counter_for_model("gpt-4.1")
+    other_start = [{"role": "system", "content": "Another assistant."}, *second[1:]]
+    unseen = PromptPrefixes(other_start, None, counter)
+    assert unseen.cached_tokens(cache.sent, model) == 0 and unseen._keys is None   # one hash, not one per message
+    resent = PromptPrefixes(second, None, counter)
+    assert resent.cached_tokens(cache.sent, model) > 1024 and len(resent._keys) == len(second)
+
+
 async def test_context_saving_is_priced_at_what_the_provider_would_have_cached(tmp_path, sim_url, gateway_url):
     """Trimming a history the provider had cached saves its cached price, not its full price: the gateway's
     baseline (the conversation as asked) matches what a provider that caches prefixes bills for it."""

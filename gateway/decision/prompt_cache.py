@@ -78,6 +78,11 @@ class PrefixMemory:
     def knows(self, model: str) -> bool:
         return model in self._per_model
 
+    def alive(self, model: str, key: int) -> bool:
+        """Whether the model was sent this prefix within its time to live."""
+        expires = self._expiry.get((model, key))
+        return expires is not None and expires > self._clock()
+
     def longest(self, model: str, keys: Sequence[int]) -> int:
         """How many leading messages of the prompt the model was sent within their time to live (0: none)."""
         now = self._clock()
@@ -124,10 +129,16 @@ class PromptPrefixes:
         self._ends: list[int] | None = None  # prompt tokens up to the end of each message
 
     def cached_tokens(self, memory: PrefixMemory, model: ModelSpec) -> int:
-        """Predicted cached prompt tokens on `model` (0 for a model without a cached price)."""
-        if not caches_prompts(model) or not memory.knows(model.name):
+        """Predicted cached prompt tokens on `model` (0 for a model without a cached price).
+
+        A new conversation costs one hash, not one per message: every remembered prompt leaves its first message's
+        key with the latest expiry of its keys, so a first key that is not alive means no longer prefix is (at the
+        size bound the first key is also evicted first: then this claims less, never more)."""
+        if not caches_prompts(model) or not memory.knows(model.name) or not self.messages:
             return 0
         if self._keys is None:
+            if not memory.alive(model.name, prefix_keys(self.messages[:1], self.tools)[0]):
+                return 0
             self._keys = prefix_keys(self.messages, self.tools)
         matched = memory.longest(model.name, self._keys)
         return billable_cached(self._token_ends()[matched - 1]) if matched else 0

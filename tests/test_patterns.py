@@ -42,29 +42,52 @@ def _analyzer_patterns() -> dict[str, patterns.Pattern]:
     return found
 
 
-def _synthetic_texts(sources: list[str], count: int, seed: int = 7) -> Iterator[str]:
-    """Texts made of the patterns' own words, numbers, list markers and punctuation, so that most patterns match."""
+# Non-ASCII characters of every kind the shadow tells apart, the case folds first: they sit inside words, around
+# words and between them in the synthetic texts.
+_NON_ASCII = ["\u212a", "\u0131", "\u0130", "\u017f", "é", "É", "ß", "한", "文", "٣", "３", "²", "\u00a0", "\u3000",
+              "\u2028", "\x85", "’", "“", "”", "–", "—", "…", "•", "×", "😀", "\u0301"]
+
+
+def _synthetic_texts(sources: list[str], count: int, seed: int = 7, foreign: float = 0.0) -> Iterator[str]:
+    """Texts made of the patterns' own words, numbers, list markers and punctuation, so that most patterns match;
+    with `foreign`, that share of words gets a non-ASCII character before, inside or after it."""
     vocabulary = sorted({word for source in sources for word in re.findall(r"[a-z]{2,}", source)})
     glue = [" ", " ", " ", ", ", ". ", "? ", ": ", "\n", "\n\n", "\n1. ", "\n2) ", "\n- ", "\t", " (a) ", " \x0b ",
             " 12 ", " 3.5 ", " $40 ", " x = 2 ", " it ", " that ", " the ", "'s ", " - ", " for each of "]
+    starts = ["", "(a) ", "b. ", "C) ", "1. ", "- ", "Q1: "]  # for the patterns anchored at the start of a line
     rng = random.Random(seed)
     for _ in range(count):
-        words = []
+        words = [rng.choice(starts)]
         for _ in range(rng.randrange(30, 400)):
             word = rng.choice(vocabulary)
-            words.append(word.capitalize() if rng.random() < 0.15 else word)
+            word = word.capitalize() if rng.random() < 0.15 else word
+            if rng.random() < foreign:
+                cut = rng.randrange(len(word) + 1)
+                word = word[:cut] + rng.choice(_NON_ASCII) + word[cut:]
+            words.append(word)
             words.append(rng.choice(glue))
         yield "".join(words)
 
 
-def _real_texts(limit: int) -> list[str]:
+def _sprinkled(texts: list[str], seed: int = 9) -> list[str]:
+    """The texts with a non-ASCII character inserted about every 60 characters (never before the first)."""
+    rng = random.Random(seed)
+    out = []
+    for text in texts:
+        cuts = sorted(rng.randrange(1, len(text)) for _ in range(max(1, len(text) // 60)))
+        pieces = [text[start:end] for start, end in zip([0, *cuts], [*cuts, len(text)])]
+        out.append("".join(piece + rng.choice(_NON_ASCII) for piece in pieces[:-1]) + pieces[-1])
+    return out
+
+
+def _real_texts(limit: int, ascii_only: bool) -> list[str]:
     """Prompts from the data folder, when there is one: real phrasing the synthetic texts cannot imitate."""
     folder = Path(os.environ.get("GATEWAY_DATA_DIR", "")) / "prompts"
     texts: list[str] = []
     for path in sorted(folder.glob("*.jsonl")) if os.environ.get("GATEWAY_DATA_DIR") else []:
         with path.open() as lines:
             for line in lines:
-                texts.extend(_strings_in(json.loads(line)))
+                texts.extend(text for text in _strings_in(json.loads(line)) if text.isascii() == ascii_only)
                 if len(texts) >= limit:
                     return texts
     return texts
@@ -72,7 +95,7 @@ def _real_texts(limit: int) -> list[str]:
 
 def _strings_in(value: Any) -> Iterator[str]:
     if isinstance(value, str):
-        if len(value) >= patterns.RE2_MIN_CHARS and value.isascii():
+        if len(value) >= patterns.RE2_MIN_CHARS:
             yield value
             yield value.lower()
     elif isinstance(value, dict):
@@ -102,7 +125,10 @@ def _answers(engine: Any, text: str) -> tuple:
 
 ALL = _analyzer_patterns()
 TWINNED = {name: pattern for name, pattern in ALL.items() if pattern.twin is not None}
-TEXTS = list(_synthetic_texts([pattern.pattern for pattern in ALL.values()], 60)) + _real_texts(300)
+SOURCES = [pattern.pattern for pattern in ALL.values()]
+TEXTS = list(_synthetic_texts(SOURCES, 60)) + _real_texts(240, ascii_only=True)
+FOREIGN_TEXTS = (list(_synthetic_texts(SOURCES, 40, seed=8, foreign=0.2)) + _real_texts(160, ascii_only=False)
+                 + _sprinkled(TEXTS))
 
 
 def test_most_analyzer_patterns_run_on_re2() -> None:
@@ -123,6 +149,33 @@ def test_re2_twin_answers_like_re(name: str) -> None:
         assert pattern.findall(text, 5, half) == pattern.regex.findall(text, 5, half), (name, text[:200])
         matched += bool(expected[0])
     assert matched > 0, f"{name} matched none of {len(TEXTS)} texts: the comparison proved nothing"
+
+
+@pytest.mark.parametrize("name", sorted(TWINNED))
+def test_answers_on_non_ascii_text_are_res_own(name: str) -> None:
+    """On non-ASCII text the twin reads the shadow (where the pattern allows): the answers must not change."""
+    pattern = TWINNED[name]
+    matched = 0
+    for text in FOREIGN_TEXTS:
+        expected = _answers(pattern.regex, text)
+        assert _answers(pattern, text) == expected, (name, text[:200])
+        matched += bool(expected[0])
+    assert matched > 0, f"{name} matched none of {len(FOREIGN_TEXTS)} texts: the comparison proved nothing"
+
+
+def test_shadow_keeps_every_class_re_tells_apart() -> None:
+    """Over every code point: the shadow character is a word character, digit or whitespace for RE2 exactly when
+    the original is one for `re`, and where re.IGNORECASE folds a character to an ASCII letter it is that letter."""
+    everything = "".join(chr(code) for code in range(0x80, 0x110000) if not 0xD800 <= code <= 0xDFFF)
+    shadowed = patterns.shadow(everything)
+    assert len(shadowed) == len(everything) and shadowed.isascii() and "\n" not in shadowed
+    for kind in (r"\w", r"\d", r"\s"):
+        in_re = {match.start() for match in re.finditer(kind, everything)}
+        in_shadow = {match.start() for match in re.finditer(kind, shadowed, re.ASCII)}
+        assert in_re == in_shadow, (kind, sorted(in_re ^ in_shadow)[:5])
+    for match in re.finditer("[a-z]", everything, re.IGNORECASE):
+        folded = re.fullmatch(shadowed[match.start()], match.group(), re.IGNORECASE)
+        assert folded, f"re.IGNORECASE folds U+{ord(match.group()):04X} to an ASCII letter; the shadow does not"
 
 
 def test_dispatch_asks_re2_only_on_long_ascii_text() -> None:

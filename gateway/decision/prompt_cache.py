@@ -35,13 +35,46 @@ MAX_ENTRIES = 100_000          # message-prefix keys remembered per memory (~22 
 
 def prefix_keys(messages: Sequence[dict[str, Any]], tools: Any) -> list[int]:
     """One key per message: a hash of the tools and every message up to and including it (in-process only)."""
-    key = hash(_frozen(tools)) if tools else 0
+    key = _tools_key(tools)
     keys = []
     for message in messages:
-        key = hash((key, message.get("role"), _frozen(message.get("content")), message.get("name"),
-                    _frozen(message.get("tool_calls"))))
+        key = _next_key(key, message)
         keys.append(key)
     return keys
+
+
+class KeyChain(Sequence[int]):
+    """A prompt's `prefix_keys`, hashed only as far as someone looks: the memory's search reads a conversation the
+    provider never saw from its first key, one that shares only its system prompt from its first two."""
+
+    def __init__(self, messages: Sequence[dict[str, Any]], tools: Any) -> None:
+        self._messages = messages
+        self._keys: list[int] = []
+        self._last = _tools_key(tools)
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __getitem__(self, index: int) -> int:  # type: ignore[override]  # no slices needed
+        keys = self._keys
+        while len(keys) <= index:
+            self._last = _next_key(self._last, self._messages[len(keys)])
+            keys.append(self._last)
+        return keys[index]
+
+    @property
+    def hashed(self) -> int:
+        """How many keys were computed so far."""
+        return len(self._keys)
+
+
+def _tools_key(tools: Any) -> int:
+    return hash(_frozen(tools)) if tools else 0
+
+
+def _next_key(previous: int, message: dict[str, Any]) -> int:
+    return hash((previous, message.get("role"), _frozen(message.get("content")), message.get("name"),
+                 _frozen(message.get("tool_calls"))))
 
 
 def _frozen(value: Any) -> Any:
@@ -78,19 +111,29 @@ class PrefixMemory:
     def knows(self, model: str) -> bool:
         return model in self._per_model
 
-    def alive(self, model: str, key: int) -> bool:
-        """Whether the model was sent this prefix within its time to live."""
-        expires = self._expiry.get((model, key))
-        return expires is not None and expires > self._clock()
-
     def longest(self, model: str, keys: Sequence[int]) -> int:
-        """How many leading messages of the prompt the model was sent within their time to live (0: none)."""
-        now = self._clock()
-        for index in range(len(keys) - 1, -1, -1):  # a chat resends all but the newest turn: found in a few steps
-            expires = self._expiry.get((model, keys[index]))
-            if expires is not None and expires > now:
-                return index + 1
-        return 0
+        """How many leading messages of the prompt the model was sent within their time to live (0: none).
+
+        A prompt's prefixes are remembered, and refreshed, together, so the live ones are always a leading run of
+        the keys (at the size bound an early key may be evicted first: then this claims less, never more). So the
+        search gallops from the start, then bisects: a new conversation reads one or two keys, a resent one
+        about 2 log n."""
+        now, expiry = self._clock(), self._expiry
+
+        def alive(index: int) -> bool:
+            expires = expiry.get((model, keys[index]))
+            return expires is not None and expires > now
+
+        if not keys or not alive(0):
+            return 0
+        low, step = 0, 1  # alive(low); the first dead index is above it
+        while low + step < len(keys) and alive(low + step):
+            low, step = low + step, step * 2
+        high = min(low + step, len(keys))  # dead, or past the end
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if alive(middle) else (low, middle)
+        return low + 1
 
     def remember(self, model: str, keys: Sequence[int], ttl_s: float) -> None:
         expires = self._clock() + ttl_s
@@ -125,22 +168,14 @@ class PromptPrefixes:
 
     def __init__(self, messages: Sequence[dict[str, Any]], tools: Any, counter: PromptCounter) -> None:
         self.messages, self.tools, self.counter = messages, tools, counter
-        self._keys: list[int] | None = None
+        self.keys = KeyChain(messages, tools)
         self._ends: list[int] | None = None  # prompt tokens up to the end of each message
 
     def cached_tokens(self, memory: PrefixMemory, model: ModelSpec) -> int:
-        """Predicted cached prompt tokens on `model` (0 for a model without a cached price).
-
-        A new conversation costs one hash, not one per message: every remembered prompt leaves its first message's
-        key with the latest expiry of its keys, so a first key that is not alive means no longer prefix is (at the
-        size bound the first key is also evicted first: then this claims less, never more)."""
-        if not caches_prompts(model) or not memory.knows(model.name) or not self.messages:
+        """Predicted cached prompt tokens on `model` (0 for a model without a cached price)."""
+        if not caches_prompts(model) or not memory.knows(model.name):
             return 0
-        if self._keys is None:
-            if not memory.alive(model.name, prefix_keys(self.messages[:1], self.tools)[0]):
-                return 0
-            self._keys = prefix_keys(self.messages, self.tools)
-        matched = memory.longest(model.name, self._keys)
+        matched = memory.longest(model.name, self.keys)
         return billable_cached(self._token_ends()[matched - 1]) if matched else 0
 
     def _token_ends(self) -> list[int]:

@@ -57,9 +57,12 @@ class KeyChain(Sequence[int]):
 
     def __getitem__(self, index: int) -> int:  # type: ignore[override]  # no slices needed
         keys = self._keys
-        while len(keys) <= index:
-            self._last = _next_key(self._last, self._messages[len(keys)])
-            keys.append(self._last)
+        if index >= len(keys):
+            key, messages = self._last, self._messages
+            for position in range(len(keys), index + 1):
+                key = _next_key(key, messages[position])
+                keys.append(key)
+            self._last = key
         return keys[index]
 
     @property

@@ -8,7 +8,6 @@ lookups are 1. Pasted material counts only a little: summarizing a long document
 
 from __future__ import annotations
 
-
 from gateway.analysis import patterns
 
 _BASE = {"summarization": 1.0, "extraction": 1.0, "classification": 1.0, "translation": 1.0, "rewriting": 1.0,

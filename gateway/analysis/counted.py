@@ -17,9 +17,9 @@ _I = re.IGNORECASE
 _WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
           "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50}
 ASK = patterns.compile(r"\b(?:generate|write|create|give(?: me| us)?|come up with|suggest|provide|produce|brainstorm|"
-                       r"propose|draft|compose|list|make me|need|want)\s+(?:me\s+|us\s+|some\s+|"
-                       r"about\s+)?(?P<n>\d{1,3}|" + "|"
-                       r"".join(_WORDS) + r")(?P<plus>\+)?\s+(?P<noun>(?:[\w'’-]+[ ,]+){0,5}?[\w'’-]+s)\b", _I)
+                       r"propose|draft|compose|list|make me|need|want)\s+(?:me\s+|us\s+|some\s+|about\s+)?"
+                       r"(?P<n>\d{1,3}|" + "|".join(_WORDS) + r")(?P<plus>\+)?\s+"
+                       r"(?P<noun>(?:[\w'’-]+[ ,]+){0,5}?[\w'’-]+s)\b", _I)
 CODE_BEFORE = patterns.compile(r"\b(?:code|function|script|program|class|method|algorithm|regex|button|sql|python|"
                                r"javascript|java|c\+\+|excel|formula|api|loop|array)\b", _I)
 NOT_SEPARATE = patterns.compile(r"\b(?:random|numbers?|digits?|letters?|rows?|records?|columns?|paragraphs?|pages?|"

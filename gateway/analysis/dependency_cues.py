@@ -7,7 +7,6 @@ trigger two or three of them).
 
 from __future__ import annotations
 
-
 from gateway.analysis import patterns
 from gateway.analysis.text import Gated
 

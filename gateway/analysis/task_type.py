@@ -7,7 +7,6 @@ can show why a request was typed the way it was. `follow_up` is decided by the a
 
 from __future__ import annotations
 
-
 from gateway.analysis import patterns
 from gateway.analysis.task_lexicon import CODE_LANG_HINT, CREATE_VERBS, LEXICON, OBJECTS, QUESTION_START
 from gateway.analysis.text import Gated, words
@@ -15,8 +14,8 @@ from gateway.analysis.text import Gated, words
 HEAD_WORDS = 40          # words of the opening instruction count 1.5x
 MIN_SCORE = 1.5          # below this no type has real evidence: open_question
 
-_MATH_EXPR = patterns.compile(r"\d\s*[-+*/^×÷=<>]\s*[\d(x-z]|\b[a-z]\s*[=<>]\s*-?\d|\\frac|\\sqrt|\\int|\bf\([a-z]\)|\|"
-                              r"\s*x")
+_MATH_EXPR = patterns.compile(r"\d\s*[-+*/^×÷=<>]\s*[\d(x-z]|\b[a-z]\s*[=<>]\s*-?\d|"
+                              r"\\frac|\\sqrt|\\int|\bf\([a-z]\)|\|\s*x")
 _NUMBER = patterns.compile(r"(?<![\w.])\$?\d+(?:[.,]\d+)?(?![.)]\s)")  # not list markers ("1. ", "2) ")
 _QUANTITY_QUESTION = patterns.compile(r"\bhow (?:many|much|long|far|old)\b|\bwhat (?:is|was|would be|"
                                       r"will be) the (?:total|sum|value|remainder|probability|area|average|difference|"

@@ -133,6 +133,7 @@ FOREIGN_TEXTS = (list(_synthetic_texts(SOURCES, 40, seed=8, foreign=0.2)) + _rea
 
 def test_most_analyzer_patterns_run_on_re2() -> None:
     assert len(ALL) >= 80
+    assert {id(pattern) for pattern in ALL.values()} <= {id(pattern) for pattern in patterns.COMPILED}
     assert len(TWINNED) >= 0.6 * len(ALL), sorted(set(ALL) - set(TWINNED))
 
 

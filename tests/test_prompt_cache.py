@@ -128,7 +128,7 @@ def test_a_conversation_whose_first_message_was_never_sent_is_not_hashed_further
     counter = counter_for_model("gpt-4.1")
     other_start = [{"role": "system", "content": "Another assistant."}, *second[1:]]
     unseen = PromptPrefixes(other_start, None, counter)
-    assert unseen.cached_tokens(cache.sent, model) == 0 and unseen.keys.hashed == 1   # not one hash per message
+    assert unseen.cached_tokens(cache.sent, model) == 0 and len(unseen.keys.computed) == 1   # not one hash per message
     resent = PromptPrefixes(second, None, counter)
     assert resent.cached_tokens(cache.sent, model) > 1024
 

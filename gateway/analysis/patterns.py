@@ -153,16 +153,21 @@ def _cut(text: str, endpos: int) -> str:
     return text[:endpos] if endpos < len(text) else text
 
 
+COMPILED: list[Pattern] = []  # every pattern made by `compile`, for the benchmark and the tests
+
+
 def compile(source: str, flags: int = 0) -> Pattern:  # noqa: A001 - mirrors re.compile on purpose
-    """Compile with `re`, and with RE2 too where the pattern means the same in both on ASCII text."""
+    """Compile with `re`, and with an RE2 twin where a match of `re` implies one of the twin (module docstring)."""
     regex = re.compile(source, flags)
     translation = _translate(source, flags) if re2 is not None else None
-    if translation is None:
-        return Pattern(regex)
-    try:
-        return Pattern(regex, re2.compile(translation[0]), translation[1])
-    except re2.error:
-        return Pattern(regex)
+    pattern = Pattern(regex)
+    if translation is not None:
+        try:
+            pattern = Pattern(regex, re2.compile(translation[0]), translation[1])
+        except re2.error:
+            pass  # RE2 refuses it (a repetition over its limit, say): `re` alone
+    COMPILED.append(pattern)
+    return pattern
 
 
 def re2_source(source: str, flags: int) -> str | None:

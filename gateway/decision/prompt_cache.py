@@ -35,12 +35,9 @@ MAX_ENTRIES = 100_000          # message-prefix keys remembered per memory (~22 
 
 def prefix_keys(messages: Sequence[dict[str, Any]], tools: Any) -> list[int]:
     """One key per message: a hash of the tools and every message up to and including it (in-process only)."""
-    key = _tools_key(tools)
-    keys = []
-    for message in messages:
-        key = _next_key(key, message)
-        keys.append(key)
-    return keys
+    chain = KeyChain(messages, tools)
+    chain.extend_to(len(messages))
+    return chain.computed
 
 
 class KeyChain(Sequence[int]):
@@ -49,35 +46,26 @@ class KeyChain(Sequence[int]):
 
     def __init__(self, messages: Sequence[dict[str, Any]], tools: Any) -> None:
         self._messages = messages
-        self._keys: list[int] = []
-        self._last = _tools_key(tools)
+        self.computed: list[int] = []
+        self._last = hash(_frozen(tools)) if tools else 0
 
     def __len__(self) -> int:
         return len(self._messages)
 
     def __getitem__(self, index: int) -> int:  # type: ignore[override]  # no slices needed
-        keys = self._keys
-        if index >= len(keys):
-            key, messages = self._last, self._messages
-            for position in range(len(keys), index + 1):
-                key = _next_key(key, messages[position])
-                keys.append(key)
-            self._last = key
-        return keys[index]
+        if index >= len(self.computed):
+            self.extend_to(index + 1)
+        return self.computed[index]
 
-    @property
-    def hashed(self) -> int:
-        """How many keys were computed so far."""
-        return len(self._keys)
-
-
-def _tools_key(tools: Any) -> int:
-    return hash(_frozen(tools)) if tools else 0
-
-
-def _next_key(previous: int, message: dict[str, Any]) -> int:
-    return hash((previous, message.get("role"), _frozen(message.get("content")), message.get("name"),
-                 _frozen(message.get("tool_calls"))))
+    def extend_to(self, count: int) -> None:
+        """Hash the keys of the first `count` messages (IndexError past the end)."""
+        keys, key, messages = self.computed, self._last, self._messages
+        for position in range(len(keys), count):
+            message = messages[position]
+            key = hash((key, message.get("role"), _frozen(message.get("content")), message.get("name"),
+                        _frozen(message.get("tool_calls"))))
+            keys.append(key)
+        self._last = key
 
 
 def _frozen(value: Any) -> Any:

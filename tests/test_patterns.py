@@ -36,6 +36,8 @@ def _analyzer_patterns() -> dict[str, patterns.Pattern]:
             walk(f"{name}.pattern", value.pattern, depth + 1)
 
     for module_info in pkgutil.iter_modules(gateway.analysis.__path__):
+        if module_info.name == "patterns":
+            continue  # its COMPILED list holds them all again: found where they are used, by their names there
         module = importlib.import_module(f"gateway.analysis.{module_info.name}")
         for name, value in vars(module).items():
             walk(f"{module_info.name}.{name}", value)

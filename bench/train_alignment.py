@@ -33,6 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _qqp import CACHE_DIR, REPO, TokenTable, default_pairs, file_digest, load_pairs  # noqa: E402
+from _transitive import implied_pairs  # noqa: E402
 
 from gateway.cache.alignment import PARAMS_FILE, AlignmentModel, Member  # noqa: E402
 from gateway.cache.embedder import MODEL_DIR_ENV, OnnxEmbedder  # noqa: E402
@@ -161,8 +162,22 @@ def pair_scalars(a: list[str], b: list[str], cos: np.ndarray, lexical: bool) -> 
     return np.concatenate([cos[:, None], words], axis=1).astype(np.float32)
 
 
+def with_implied(table: TokenTable, a: list[str], b: list[str], scalars: np.ndarray, y: np.ndarray, cap: int,
+                 lexical: bool, seed: int,
+                 exclude: list[tuple[str, str]]) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """These training pairs plus the pairs their labels imply (bench/_transitive.py), at most `cap` per question,
+    none of the `exclude` pairs (the ones scored)."""
+    if cap <= 0:
+        return a, b, scalars, y
+    more_a, more_b, more_y = implied_pairs(a, b, y, cap, seed, exclude)
+    more = pair_scalars(more_a, more_b, pooled_cosine(table, more_a, more_b), lexical)
+    print(f"  +{len(more_y)} implied pairs ({int(more_y.sum())} duplicates) on {len(y)} labelled")
+    return a + more_a, b + more_b, np.concatenate([scalars, more]), np.concatenate([y, more_y])
+
+
 def out_of_fold(table: TokenTable, a: list[str], b: list[str], scalars: np.ndarray, y: np.ndarray, folds: int,
-                repeats: int, epochs: int, dim: int) -> tuple[np.ndarray, np.ndarray, list[Member]]:
+                repeats: int, epochs: int, dim: int, implied_cap: int = 0, lexical: bool = True,
+                held_out: list[tuple[str, str]] = ()) -> tuple[np.ndarray, np.ndarray, list[Member]]:
     """Each pair's probability averaged over `repeats` networks that never saw it (one per repeat of a K-fold split),
     the first repeat's alone (one network's, to compare runs with different repeats), and the first repeat's
     networks, which ship. Averaging across repeats makes the out-of-fold scores an ensemble
@@ -175,8 +190,10 @@ def out_of_fold(table: TokenTable, a: list[str], b: list[str], scalars: np.ndarr
         order = np.random.default_rng(repeat).permutation(len(a))
         for fold in range(folds):
             held, fit = order[fold::folds], np.setdiff1d(order, order[fold::folds])
-            trained = train(table, pick(a, fit), pick(b, fit), scalars[fit], y[fit], 1 + fold + folds * repeat,
-                            epochs, dim)
+            seed = 1 + fold + folds * repeat
+            scored = [*held_out, *zip(pick(a, held), pick(b, held))]
+            trained = train(table, *with_implied(table, pick(a, fit), pick(b, fit), scalars[fit], y[fit],
+                                                 implied_cap, lexical, seed, scored), seed, epochs, dim)
             fold_model = AlignmentModel(tuple(trained), 0.5, 0.0)
             total[held] += [fold_model.probability(table.values(a[i]), table.values(b[i]), float(scalars[i, 0]),
                                                    scalars[i, 1:]) for i in held]
@@ -198,12 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--no-lexical", dest="lexical", action="store_false",
                         help="networks read the cosine only, not the verifier's word-level features")
+    parser.add_argument("--implied", type=int, default=0, metavar="CAP",
+                        help="also train on pairs the labels imply (transitive duplicates), at most CAP per question")
     parser.add_argument("--target", type=float, default=0.92)
     parser.add_argument("--out", type=Path, default=REPO / "gateway" / "cache" / PARAMS_FILE)
     parser.add_argument("--dry-run", action="store_true", help="report the out-of-fold figures, write nothing")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     pairs = load_pairs(args.pairs)
+    held_out = pairs.subset(pairs.held_out)
     pairs = pairs.subset(~pairs.held_out)
     embedder = OnnxEmbedder(args.model_dir, variant="fp32", threads=2)
     texts = sorted(set(pairs.a) | set(pairs.b))
@@ -212,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     label = pairs.label.astype(np.int64)
     scalars = pair_scalars(pairs.a, pairs.b, cos, args.lexical)
     probability, single, members = out_of_fold(table, pairs.a, pairs.b, scalars, label, args.folds, args.repeats,
-                                               args.epochs, args.dim)
+                                               args.epochs, args.dim, args.implied, args.lexical,
+                                               list(zip(held_out.a, held_out.b)))
     cuts = {}
     for name, scores in ((f"{args.repeats}-network averages", probability), ("one network", single)):
         for target in sorted({0.90, 0.92, 0.94, args.target}):

@@ -68,6 +68,18 @@ def load_pairs(path: Path, limit: int | None = None) -> Pairs:
     return Pairs(a, b, np.array(labels, dtype=np.int8), held)
 
 
+def unseen_rows(pairs: Pairs, dev: Path) -> np.ndarray | None:
+    """Rows no verifier training read: pairs of the dev file's training split (in either order) are left out, every
+    other row is kept. For the dev file itself that is its held-out 30%; a file of new pairs is read whole. None when
+    the dev file is not there to tell."""
+    if not dev.is_file():
+        return None
+    dev_pairs = load_pairs(dev)
+    trained = {pair for x, z, held in zip(dev_pairs.a, dev_pairs.b, dev_pairs.held_out) if not held
+               for pair in ((x, z), (z, x))}
+    return np.array([(x, z) not in trained for x, z in zip(pairs.a, pairs.b)], dtype=bool)
+
+
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 

@@ -1,8 +1,10 @@
-"""The verifier's training pairs implied by QQP's labels (bench/_transitive.py): transitive duplicates, and the
-non-duplicates a duplicate inherits, never a pair already labelled, and at most `cap` per question."""
+"""The verifier's data in bench/: the pairs QQP's labels imply (bench/_transitive.py: transitive duplicates and the
+non-duplicates a duplicate inherits, never a pair already labelled, at most `cap` per question), and which rows of a
+file of pairs the evaluation may report on (bench/_qqp.py: none the verifier trained on)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 
@@ -47,3 +49,21 @@ def test_pairs_a_score_is_reported_on_are_never_implied():
     a, b, y = implied_pairs(*zip(*[(x, z) for x, z, _ in rows]), np.array([1, 1, 0], np.int8), cap=10,
                             exclude=[("C", "A"), ("B", "D")])
     assert {frozenset(pair) for pair in zip(a, b)} == {frozenset("AD")}
+
+
+def test_a_new_file_of_pairs_is_read_whole_minus_the_pairs_the_verifier_trained_on(tmp_path):
+    from _qqp import is_held_out, load_pairs, unseen_rows
+
+    dev_rows = [(f"how do I learn topic {i}?", f"what is the best way to learn topic {i}?", i % 2) for i in range(40)]
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("".join(json.dumps({"a": a, "b": b, "label": y}) + "\n" for a, b, y in dev_rows))
+    trained = [(a, b) for a, b, _ in dev_rows if not is_held_out(a, b)]
+    assert 0 < len(trained) < len(dev_rows)
+    new = tmp_path / "new.jsonl"
+    new_rows = [("is tea healthy?", "is green tea good for you?", 1), (trained[0][1], trained[0][0], 1),
+                ("what is 15% of 200?", "what is 15% of 300?", 0)]
+    new.write_text("".join(json.dumps({"a": a, "b": b, "label": y}) + "\n" for a, b, y in new_rows))
+    assert unseen_rows(load_pairs(new), dev).tolist() == [True, False, True]  # a trained pair, either order, is out
+    dev_pairs = load_pairs(dev)
+    assert unseen_rows(dev_pairs, dev).tolist() == dev_pairs.held_out.tolist()
+    assert unseen_rows(dev_pairs, tmp_path / "absent.jsonl") is None

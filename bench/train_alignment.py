@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-lexical", dest="lexical", action="store_false",
                         help="networks read the cosine only, not the verifier's word-level features")
     parser.add_argument("--implied", type=int, default=0, metavar="CAP",
-                        help="also train on pairs the labels imply (transitive duplicates), at most CAP per question")
+                        help="also train on pairs the labels imply (transitive duplicates), at most CAP per question "
+                             "(off: measured no better, docs/semantic_cache.md)")
     parser.add_argument("--target", type=float, default=0.92)
     parser.add_argument("--out", type=Path, default=REPO / "gateway" / "cache" / PARAMS_FILE)
     parser.add_argument("--dry-run", action="store_true", help="report the out-of-fold figures, write nothing")

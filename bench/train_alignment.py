@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, default=0.92)
     parser.add_argument("--out", type=Path, default=REPO / "gateway" / "cache" / PARAMS_FILE)
     parser.add_argument("--dry-run", action="store_true", help="report the out-of-fold figures, write nothing")
+    parser.add_argument("--save-oof", type=Path, help="also write each training pair's out-of-fold scores (.npz), "
+                                                          "to compare another verifier on the same folds")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     pairs = load_pairs(args.pairs)
@@ -235,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     probability, single, members = out_of_fold(table, pairs.a, pairs.b, scalars, label, args.folds, args.repeats,
                                                args.epochs, args.dim, args.implied, args.lexical,
                                                list(zip(held_out.a, held_out.b)))
+    if args.save_oof:
+        np.savez_compressed(args.save_oof, averaged=probability, single=single, cosine=cos, label=label)
     cuts = {}
     for name, scores in ((f"{args.repeats}-network averages", probability), ("one network", single)):
         for target in sorted({0.90, 0.92, 0.94, args.target}):

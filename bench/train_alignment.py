@@ -175,6 +175,13 @@ def with_implied(table: TokenTable, a: list[str], b: list[str], scalars: np.ndar
     return a + more_a, b + more_b, np.concatenate([scalars, more]), np.concatenate([y, more_y])
 
 
+def fold_split(n: int, folds: int, fold: int, repeat: int) -> tuple[np.ndarray, np.ndarray]:
+    """(held, fit) indices of one fold of one repeat's K-fold split; bench/train_cross_encoder.py scores on the
+    same folds, so the two verifiers' out-of-fold scores compare."""
+    order = np.random.default_rng(repeat).permutation(n)
+    return order[fold::folds], np.setdiff1d(order, order[fold::folds])
+
+
 def out_of_fold(table: TokenTable, a: list[str], b: list[str], scalars: np.ndarray, y: np.ndarray, folds: int,
                 repeats: int, epochs: int, dim: int, implied_cap: int = 0, lexical: bool = True,
                 held_out: list[tuple[str, str]] = ()) -> tuple[np.ndarray, np.ndarray, list[Member]]:
@@ -187,9 +194,8 @@ def out_of_fold(table: TokenTable, a: list[str], b: list[str], scalars: np.ndarr
     shipped: list[Member] = []
     pick = lambda rows, idx: [rows[i] for i in idx]  # noqa: E731
     for repeat in range(repeats):
-        order = np.random.default_rng(repeat).permutation(len(a))
         for fold in range(folds):
-            held, fit = order[fold::folds], np.setdiff1d(order, order[fold::folds])
+            held, fit = fold_split(len(a), folds, fold, repeat)
             seed = 1 + fold + folds * repeat
             scored = [*held_out, *zip(pick(a, held), pick(b, held))]
             trained = train(table, *with_implied(table, pick(a, fit), pick(b, fit), scalars[fit], y[fit],

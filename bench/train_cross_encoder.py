@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _qqp import CACHE_DIR, REPO, default_pairs, load_pairs  # noqa: E402
-from train_alignment import choose_cut  # noqa: E402
+from train_alignment import choose_cut, fold_split  # noqa: E402
 
 PARAMS_FILE = "cross_encoder_params.npz"
 
@@ -38,8 +38,9 @@ HEADS = 12
 MAX_TOKENS = 128
 
 
-def onnx_weights(model_path: Path) -> tuple[dict[str, np.ndarray], list[list[np.ndarray]]]:
-    """Named initializers and, per layer, the six MatMul weights (query, key, value, attention out, FF in, FF out)."""
+def onnx_weights(model_path: Path) -> tuple[dict[str, np.ndarray], list[list[tuple[str, np.ndarray]]]]:
+    """Named initializers and, per layer, the six (name, MatMul weight) pairs in graph order (query, key, value,
+    attention out, FF in, FF out); the export names matrices by number, so only their order says which is which."""
     import onnx
     from onnx import numpy_helper
 
@@ -51,7 +52,7 @@ def onnx_weights(model_path: Path) -> tuple[dict[str, np.ndarray], list[list[np.
             matmuls.append((tensor.name, value))
         else:
             named[tensor.name] = value
-    per_layer = [[v for _, v in matmuls[i:i + 6]] for i in range(0, len(matmuls), 6)]
+    per_layer = [matmuls[i:i + 6] for i in range(0, len(matmuls), 6)]
     return named, per_layer
 
 
@@ -66,17 +67,16 @@ def build_model(named: dict, per_layer: list, trainable: int):
         def __init__(self, index: int, grad: bool) -> None:
             super().__init__()
             p = f"b.encoder.layer.{index}."
-            wq, wk, wv, wo, wi, wf = per_layer[index]
-            self.wq, self.wk, self.wv, self.wo, self.wi, self.wf = (param(w, grad) for w in (wq, wk, wv, wo, wi, wf))
-            self.bq, self.bk, self.bv = (param(named[p + f"attention.self.{n}.bias"], grad)
-                                         for n in ("query", "key", "value"))
-            self.bo = param(named[p + "attention.output.dense.bias"], grad)
-            self.g1 = param(named[p + "attention.output.LayerNorm.weight"], grad)
-            self.c1 = param(named[p + "attention.output.LayerNorm.bias"], grad)
-            self.bi = param(named[p + "intermediate.dense.bias"], grad)
-            self.bf = param(named[p + "output.dense.bias"], grad)
-            self.g2 = param(named[p + "output.LayerNorm.weight"], grad)
-            self.c2 = param(named[p + "output.LayerNorm.bias"], grad)
+            vectors = ("attention.self.query.bias", "attention.self.key.bias", "attention.self.value.bias",
+                       "attention.output.dense.bias", "attention.output.LayerNorm.weight",
+                       "attention.output.LayerNorm.bias", "intermediate.dense.bias", "output.dense.bias",
+                       "output.LayerNorm.weight", "output.LayerNorm.bias")
+            # Each parameter under the initializer name it came from, which is also the name it ships under.
+            self.sources = {name: param(value, grad) for name, value in per_layer[index]}
+            self.sources.update({p + v: param(named[p + v], grad) for v in vectors})
+            self.wq, self.wk, self.wv, self.wo, self.wi, self.wf = list(self.sources.values())[:6]
+            (self.bq, self.bk, self.bv, self.bo, self.g1, self.c1,
+             self.bi, self.bf, self.g2, self.c2) = list(self.sources.values())[6:]
 
         def forward(self, h, attn_mask, dropout: float):
             b, t, d = h.shape
@@ -272,11 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     log(f"frozen states for {len(states)} sequences")
     n = len(a)
     oof = np.zeros(n)
-    order = np.random.default_rng(0).permutation(n)  # the folds of train_alignment's first repeat
     for fold in range(args.folds):
-        held = order[fold::args.folds]
-        model = train_top(named, per_layer, args.trainable, states, y, np.setdiff1d(order, held), args.epochs,
-                          args.lr, args.batch, 1 + fold, log)
+        held, fit = fold_split(n, args.folds, fold, repeat=0)  # the alignment model's folds, first repeat
+        model = train_top(named, per_layer, args.trainable, states, y, fit, args.epochs, args.lr, args.batch,
+                          1 + fold, log)
         oof[held] = score(model, [states[i] for i in held])  # one order, (a, b), as the runtime scores (query, cached)
         log(f"fold {fold} scored")
     if args.folds:
@@ -284,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     model = train_top(named, per_layer, args.trainable, states, y, np.arange(n), args.epochs, args.lr, args.batch,
                       0, log)
     log("final model trained")
-    return write_with_cut(args, pairs, shipped_arrays(model, model_path, args.trainable))
+    return write_with_cut(args, pairs, shipped_arrays(model, model_path))
 
 
 def write_with_cut(args: argparse.Namespace, pairs, arrays: dict[str, np.ndarray]) -> int:
@@ -322,34 +321,19 @@ def stored_weight(name: str, value: np.ndarray) -> dict[str, np.ndarray]:
     return {f"layer:{name}": np.round(value / scale).astype(np.int8), f"scale:{name}": scale.astype(np.float32)}
 
 
-def shipped_arrays(model, model_path: Path, trainable: int) -> dict[str, np.ndarray]:
-    """The trained layers under the base model's own initializer names (fp16), the head, and the base model's
-    digest: the names are that export's, so the runtime refuses any other model file."""
+def shipped_arrays(model, model_path: Path) -> dict[str, np.ndarray]:
+    """The trained layers under the base model's own initializer names (int8 matrices, float16 vectors), the head,
+    and the base model's digest: the names are that export's, so the runtime refuses any other model file."""
     import hashlib
 
-    import onnx
-
-    graph = onnx.load(str(model_path)).graph
-    matmuls = [t.name for t in graph.initializer if t.name.startswith("onnx::MatMul")]
-    layers = len(matmuls) // 6
     arrays: dict[str, np.ndarray] = {}
-    for offset, layer in enumerate(model.top):
-        index = layers - trainable + offset
-        p = f"b.encoder.layer.{index}."
-        names = dict(zip(matmuls[6 * index:6 * index + 6], (layer.wq, layer.wk, layer.wv, layer.wo, layer.wi,
-                                                            layer.wf)))
-        names.update({p + "attention.self.query.bias": layer.bq, p + "attention.self.key.bias": layer.bk,
-                      p + "attention.self.value.bias": layer.bv, p + "attention.output.dense.bias": layer.bo,
-                      p + "attention.output.LayerNorm.weight": layer.g1, p + "attention.output.LayerNorm.bias": layer.c1,
-                      p + "intermediate.dense.bias": layer.bi, p + "output.dense.bias": layer.bf,
-                      p + "output.LayerNorm.weight": layer.g2, p + "output.LayerNorm.bias": layer.c2})
-        for name, value in names.items():
+    for layer in model.top:
+        for name, value in layer.sources.items():
             arrays.update(stored_weight(name, value.detach().numpy()))
     arrays["head_weight"] = model.head.weight.detach().numpy()[0].astype(np.float32)
     arrays["head_bias"] = model.head.bias.detach().numpy().astype(np.float32)
     arrays["base_sha256"] = np.array(hashlib.sha256(model_path.read_bytes()).hexdigest())
     return arrays
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
